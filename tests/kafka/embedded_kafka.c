@@ -1,0 +1,1 @@
+typedef int k_placeholder_t; int main(void) { return 1; }

@@ -1,0 +1,1 @@
+echo "not written"; exit 1

@@ -1,0 +1,90 @@
+/*
+ * ew_event - the inbound event contract (docs/contracts.md): parse and
+ * validate the value of one input message.
+ *
+ * The value is a JSON object:
+ *   eventId             string, default "<topic>:<partition>:<offset>"
+ *   accountId           string, overrides monitoring.account_id
+ *   appInstallationId   string, overrides monitoring.app_installation_id
+ *   visitorId           string, continue a visit (vid)
+ *   sessionId           string, continue a visit (sid)
+ *   consumerId          string, deprecated (the doc's body parameter)
+ *   identities          [{iss?, acr, sub}]  acr "0" | "loa1", sub required
+ *   clientProperties    {appVersion, deviceFamily, ipAddress, os|osName,
+ *                        osVersion, ...}
+ *   entryPoints         [string]
+ *   engagementAttributes [{type, ...}]  documented types only, no
+ *                        impression events
+ * At least one of identities, consumerId, visitorId must be present.
+ *
+ * Pure: no I/O. Every failure yields one message naming the field, e.g.
+ * "identities[1].acr: must be \"0\" or \"loa1\", got \"2\"".
+ */
+#ifndef EW_EVENT_H
+#define EW_EVENT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include <json-c/json.h>
+
+/* Where an input message came from. Strings are borrowed. */
+typedef struct ew_source {
+        const char *topic;
+        int32_t partition;
+        int64_t offset;
+} ew_source_t;
+
+typedef struct ew_event_limits {
+        size_t max_bytes;      /* default 65536 */
+        int max_depth;         /* JSON nesting limit, default 32 */
+        size_t max_identities; /* default 100 */
+        size_t max_attributes; /* default 100 */
+        size_t max_entry_points; /* default 100 */
+} ew_event_limits_t;
+
+#define EW_EVENT_LIMITS_DEFAULT                                                \
+        { 65536, 32, 100, 100, 100 }
+
+/* A validated event. All pointers into root are borrowed from root, which
+ * the event owns; event_id is owned. NULL means "absent". */
+typedef struct ew_event {
+        json_object *root;
+        char *event_id;
+        const char *account_id;
+        const char *app_installation_id;
+        const char *visitor_id;
+        const char *session_id;
+        const char *consumer_id;
+        json_object *identities;            /* array, may be NULL */
+        json_object *client_properties;     /* object, may be NULL */
+        json_object *entry_points;          /* array, may be NULL */
+        json_object *engagement_attributes; /* array, may be NULL */
+} ew_event_t;
+
+/* Parses and validates buf[0..len). buf need not be NUL-terminated and may
+ * hold any bytes: oversized, non-UTF-8, non-JSON, non-object values and NUL
+ * bytes are refused with a message. src supplies the default eventId.
+ *
+ * Returns 0 and *evp (caller destroys), or -1 with errstr set and *evp
+ * NULL. When the value was a JSON object with a string "eventId" but failed
+ * validation, that id is still copied to event_id_out (if non-NULL,
+ * size event_id_size) so the dead letter can carry it; otherwise
+ * event_id_out gets the default id. */
+int ew_event_parse(const char *buf, size_t len, const ew_event_limits_t *lim,
+                   const ew_source_t *src, ew_event_t **evp,
+                   char *event_id_out, size_t event_id_size, char *errstr,
+                   size_t errstr_size);
+
+/* NULL-safe. */
+void ew_event_destroy(ew_event_t *ev);
+
+/* Writes the default event id "<topic>:<partition>:<offset>". */
+void ew_event_default_id(const ew_source_t *src, char *buf, size_t size);
+
+/* The key an event's messages are published with when the input message
+ * has no key: the first identity's sub, else consumerId, else visitorId.
+ * Returns a pointer borrowed from ev, or NULL if none. */
+const char *ew_event_derived_key(const ew_event_t *ev);
+
+#endif /* EW_EVENT_H */

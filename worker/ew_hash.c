@@ -1,0 +1,2 @@
+/* ew_hash: to be written */
+typedef int ew_hash_placeholder_t;

@@ -1,0 +1,109 @@
+/*
+ * ew_util - see ew_util.h.
+ */
+#include "ew_util.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+int64_t ew_mono_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int64_t ew_wall_ms(void)
+{
+        struct timespec ts;
+
+        clock_gettime(CLOCK_REALTIME, &ts);
+        return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+char *ew_rfc3339_ms(int64_t epoch_ms, char *buf, size_t size)
+{
+        time_t secs = (time_t)(epoch_ms / 1000);
+        int ms      = (int)(epoch_ms % 1000);
+        struct tm tm;
+
+        if (ms < 0) {
+                ms += 1000;
+                secs -= 1;
+        }
+        gmtime_r(&secs, &tm);
+        ew_snprintf(buf, size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                    tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                    tm.tm_min, tm.tm_sec, ms);
+        return buf;
+}
+
+size_t ew_snprintf(char *buf, size_t size, const char *fmt, ...)
+{
+        va_list ap;
+        int r;
+
+        if (size == 0)
+                return 0;
+        va_start(ap, fmt);
+        r = vsnprintf(buf, size, fmt, ap);
+        va_end(ap);
+        if (r < 0) {
+                buf[0] = '\0';
+                return 0;
+        }
+        if ((size_t)r >= size)
+                return size - 1;
+        return (size_t)r;
+}
+
+int ew_utf8_valid(const char *s, size_t len)
+{
+        const unsigned char *p   = (const unsigned char *)s;
+        const unsigned char *end = p + len;
+
+        while (p < end) {
+                unsigned char c = *p;
+                uint32_t cp;
+                int n, i;
+
+                if (c < 0x80) {
+                        p++;
+                        continue;
+                } else if ((c & 0xe0) == 0xc0) {
+                        n  = 1;
+                        cp = c & 0x1f;
+                } else if ((c & 0xf0) == 0xe0) {
+                        n  = 2;
+                        cp = c & 0x0f;
+                } else if ((c & 0xf8) == 0xf0) {
+                        n  = 3;
+                        cp = c & 0x07;
+                } else {
+                        return 0;
+                }
+                if (end - p <= n)
+                        return 0;
+                for (i = 1; i <= n; i++) {
+                        if ((p[i] & 0xc0) != 0x80)
+                                return 0;
+                        cp = (cp << 6) | (p[i] & 0x3f);
+                }
+                /* Overlong forms, surrogates and values past U+10FFFF. */
+                if ((n == 1 && cp < 0x80) || (n == 2 && cp < 0x800) ||
+                    (n == 3 && cp < 0x10000) || cp > 0x10ffff ||
+                    (cp >= 0xd800 && cp <= 0xdfff))
+                        return 0;
+                p += n + 1;
+        }
+        return 1;
+}
+
+char *ew_strdup(const char *s)
+{
+        return s ? strdup(s) : NULL;
+}
