@@ -114,6 +114,13 @@ ew_config_t *ew_config_load_string(const char *yaml, size_t len,
                                    const char *name, char *errstr,
                                    size_t errstr_size);
 
+/* Runs the checks that span keys (kafka.brokers set, low < high watermark,
+ * connect_timeout_ms <= timeout_ms, output topics differ from the input
+ * topic, no bootstrap.servers/group.id in kafka.properties), as loading
+ * does; for configs built with ew_config_new_defaults() and filled in by
+ * code. Returns 0, or -1 with errstr set. */
+int ew_config_finalize(ew_config_t *conf, char *errstr, size_t errstr_size);
+
 /* Frees the config and everything it owns. NULL is a no-op. */
 void ew_config_destroy(ew_config_t *conf);
 

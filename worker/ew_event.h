@@ -46,6 +46,12 @@ typedef struct ew_event_limits {
 #define EW_EVENT_LIMITS_DEFAULT                                                \
         { 65536, 32, 100, 100, 100 }
 
+/* Longest identifier (eventId, accountId, appInstallationId, visitorId,
+ * sessionId, consumerId, identities[].sub), in bytes. */
+#define EW_EVENT_MAX_ID_BYTES 256
+/* Longest other checked string (iss, entry points, clientProperties). */
+#define EW_EVENT_MAX_TEXT_BYTES 2048
+
 /* A validated event. All pointers into root are borrowed from root, which
  * the event owns; event_id is owned. NULL means "absent". */
 typedef struct ew_event {

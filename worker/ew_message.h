@@ -27,6 +27,20 @@
 #include "ew_event.h"
 #include "ew_response.h"
 
+/* Names of the failure headers of a dead letter (also the keys of the
+ * dead-letter JSON line). A consumer reads the last header of each name:
+ * the input may already carry one (a dead letter fed back in). */
+#define EW_HDR_ERROR_KIND "error.kind"
+#define EW_HDR_ERROR_MESSAGE "error.message"
+#define EW_HDR_ERROR_HTTP_STATUS "error.httpStatus"
+#define EW_HDR_ERROR_INTERNAL_CODE "error.internalCode"
+#define EW_HDR_ERROR_ATTEMPTS "error.attempts"
+#define EW_HDR_SOURCE_TOPIC "source.topic"
+#define EW_HDR_SOURCE_PARTITION "source.partition"
+#define EW_HDR_SOURCE_OFFSET "source.offset"
+#define EW_HDR_EVENT_ID "eventId"
+#define EW_HDR_FAILED_AT "failedAt"
+
 typedef enum ew_dead_kind {
         EW_DEAD_INVALID_EVENT = 0,
         EW_DEAD_REJECTED,
@@ -39,7 +53,12 @@ const char *ew_dead_kind_str(ew_dead_kind_t kind);
 /* Builds the outcome value for a result of kind ENGAGEMENT, CONVERSATION
  * or UNAVAILABLE. account_id is the effective account (event's or
  * config's). Returns a new NUL-terminated JSON string (caller frees) with
- * its length in *lenp, or NULL if res is not a success kind. */
+ * its length in *lenp, or NULL if res is not a success kind.
+ * Also NULL (and *lenp 0) if event_id, account_id, res or src is NULL, or
+ * on allocation failure. visitorId, sessionId and pageId are written as
+ * null when unknown; conversationId is added for CONVERSATION;
+ * engagementDetails is present whenever res->engagement_details is set.
+ * lenp may be NULL. */
 char *ew_message_outcome(const char *event_id, const char *account_id,
                          const ew_result_t *res, int attempts,
                          const ew_source_t *src, int64_t completed_at_ms,

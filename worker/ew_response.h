@@ -33,6 +33,16 @@
 
 #include "ew_config.h"
 
+/* Limits on what the classifier reads from a body (bodies beyond them are
+ * classified by status alone, with a message saying so). */
+#define EW_RESPONSE_MAX_BODY (1024 * 1024) /* bytes parsed at most */
+#define EW_RESPONSE_MAX_DEPTH 32           /* JSON nesting */
+#define EW_RESPONSE_MAX_MESSAGE 1024       /* bytes of a server message kept */
+#define EW_RESPONSE_MAX_VID 256            /* a longer loading vid is ignored */
+
+/* Retry-After values are capped at one day. */
+#define EW_RETRY_AFTER_MAX_MS ((int64_t)86400 * 1000)
+
 typedef enum ew_result_kind {
         EW_RESULT_ENGAGEMENT = 0,
         EW_RESULT_CONVERSATION,

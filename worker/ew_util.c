@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <time.h>
+#include <fcntl.h>
+#include <unistd.h>
 
 int64_t ew_mono_ms(void)
 {
@@ -106,4 +108,30 @@ int ew_utf8_valid(const char *s, size_t len)
 char *ew_strdup(const char *s)
 {
         return s ? strdup(s) : NULL;
+}
+
+int ew_pipe_nonblock(int fds[2])
+{
+        int i;
+
+        if (pipe(fds) == -1)
+                return -1;
+        for (i = 0; i < 2; i++) {
+                if (fcntl(fds[i], F_SETFL, O_NONBLOCK) == -1 ||
+                    fcntl(fds[i], F_SETFD, FD_CLOEXEC) == -1) {
+                        close(fds[0]);
+                        close(fds[1]);
+                        fds[0] = fds[1] = -1;
+                        return -1;
+                }
+        }
+        return 0;
+}
+
+void ew_fd_drain(int fd)
+{
+        char buf[256];
+
+        while (read(fd, buf, sizeof(buf)) > 0)
+                ;
 }

@@ -31,6 +31,14 @@ size_t ew_snprintf(char *buf, size_t size, const char *fmt, ...)
  * nothing above U+10FFFF), else 0. NUL bytes are valid UTF-8. */
 int ew_utf8_valid(const char *s, size_t len);
 
+/* Creates a pipe with both ends non-blocking and close-on-exec: the wake-up
+ * channel librdkafka writes to (rd_kafka_queue_io_event_enable). Returns 0,
+ * or -1 with errno set. */
+int ew_pipe_nonblock(int fds[2]);
+
+/* Reads and discards everything readable from a non-blocking fd. */
+void ew_fd_drain(int fd);
+
 /* strdup that returns NULL for NULL. */
 char *ew_strdup(const char *s);
 

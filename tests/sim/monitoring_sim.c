@@ -1,1 +1,0 @@
-typedef int sim_placeholder_t; int main(void) { return 1; }

@@ -1,0 +1,537 @@
+/*
+ * ew_consumer - see ew_consumer.h.
+ */
+#include "ew_consumer.h"
+
+#include <errno.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ew_kafka_conf.h"
+#include "ew_log.h"
+#include "ew_offsets.h"
+#include "ew_util.h"
+
+#define CONSUME_BATCH 512
+
+struct ew_partition {
+        char *topic;
+        int32_t id;
+        int refcnt;       /* assignment + one per pending event */
+        int pending;      /* events taken and not finished */
+        int revoked;      /* no longer ours: store nothing */
+        ew_offsets_t *offsets;
+        int64_t stored;   /* last offset stored, -1 if none */
+        int64_t to_store; /* done prefix not yet stored, -1 if none */
+};
+
+struct ew_consumer {
+        rd_kafka_t *rk;
+        rd_kafka_queue_t *q;
+        ew_loop_t *loop;
+        int wake_fds[2];
+        int muted;
+        int paused;
+        int dirty; /* some partition has a done prefix to store */
+        int closing;
+        char *topic;
+        ew_partition_t **parts; /* by partition id, NULL if not assigned */
+        int parts_size;
+        int assigned;
+        ew_consumer_hooks_t hooks;
+};
+
+static ew_partition_t *partition_new(const char *topic, int32_t id)
+{
+        ew_partition_t *part = calloc(1, sizeof(*part));
+
+        if (!part)
+                return NULL;
+        part->topic   = strdup(topic);
+        part->offsets = ew_offsets_new();
+        if (!part->topic || !part->offsets) {
+                free(part->topic);
+                ew_offsets_destroy(part->offsets);
+                free(part);
+                return NULL;
+        }
+        part->id     = id;
+        part->refcnt = 1;
+        part->stored   = -1;
+        part->to_store = -1;
+        return part;
+}
+
+static void partition_unref(ew_partition_t *part)
+{
+        if (--part->refcnt > 0)
+                return;
+        ew_offsets_destroy(part->offsets);
+        free(part->topic);
+        free(part);
+}
+
+int32_t ew_partition_id(const ew_partition_t *part)
+{
+        return part->id;
+}
+
+const char *ew_partition_topic(const ew_partition_t *part)
+{
+        return part->topic;
+}
+
+int ew_partition_pending(const ew_partition_t *part)
+{
+        return part->pending;
+}
+
+int ew_partition_revoked(const ew_partition_t *part)
+{
+        return part->revoked;
+}
+
+int ew_consumer_assigned_cnt(const ew_consumer_t *c)
+{
+        return c->assigned;
+}
+
+static ew_partition_t *lookup(ew_consumer_t *c, const char *topic, int32_t id)
+{
+        if (id < 0 || id >= c->parts_size || strcmp(topic, c->topic))
+                return NULL;
+        return c->parts[id];
+}
+
+/* Pauses or resumes exactly the partitions of list. */
+static void pause_list(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
+                       int paused)
+{
+        rd_kafka_resp_err_t err;
+
+        if (list->cnt == 0)
+                return;
+        err = paused ? rd_kafka_pause_partitions(c->rk, list)
+                     : rd_kafka_resume_partitions(c->rk, list);
+        if (err)
+                EW_WARN("consumer", "%s partitions: %s",
+                        paused ? "pause" : "resume", rd_kafka_err2str(err));
+}
+
+static void on_assign(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
+                      int cooperative)
+{
+        rd_kafka_error_t *error = NULL;
+        rd_kafka_resp_err_t err = 0;
+        int i;
+
+        for (i = 0; i < list->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &list->elems[i];
+                ew_partition_t *part;
+
+                if (strcmp(tp->topic, c->topic) || tp->partition < 0)
+                        continue;
+                if (tp->partition >= c->parts_size) {
+                        int n = tp->partition + 1;
+                        ew_partition_t **np =
+                            realloc(c->parts, sizeof(*np) * (size_t)n);
+                        if (!np)
+                                continue; /* logged below as not tracked */
+                        memset(np + c->parts_size, 0,
+                               sizeof(*np) * (size_t)(n - c->parts_size));
+                        c->parts      = np;
+                        c->parts_size = n;
+                }
+                if (c->parts[tp->partition])
+                        continue; /* already ours */
+                part = partition_new(tp->topic, tp->partition);
+                if (!part) {
+                        EW_ERROR("consumer", "out of memory assigning %s [%d]",
+                                 tp->topic, tp->partition);
+                        continue;
+                }
+                c->parts[tp->partition] = part;
+                c->assigned++;
+        }
+
+        if (cooperative)
+                error = rd_kafka_incremental_assign(c->rk, list);
+        else
+                err = rd_kafka_assign(c->rk, list);
+        if (error) {
+                EW_ERROR("consumer", "incremental assign: %s",
+                         rd_kafka_error_string(error));
+                rd_kafka_error_destroy(error);
+        } else if (err) {
+                EW_ERROR("consumer", "assign: %s", rd_kafka_err2str(err));
+        }
+        if (c->paused)
+                pause_list(c, list, 1);
+        EW_INFO("consumer", "assigned %d partition(s) of %s, now %d",
+                list->cnt, c->topic, c->assigned);
+}
+
+static void on_revoke(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
+                      int cooperative)
+{
+        ew_partition_t **parts;
+        rd_kafka_topic_partition_list_t *commit;
+        int lost = rd_kafka_assignment_lost(c->rk);
+        int i, cnt = 0;
+
+        parts  = calloc((size_t)list->cnt + 1, sizeof(*parts));
+        commit = rd_kafka_topic_partition_list_new(list->cnt);
+        for (i = 0; parts && i < list->cnt; i++) {
+                ew_partition_t *part = lookup(c, list->elems[i].topic,
+                                              list->elems[i].partition);
+                if (part)
+                        parts[cnt++] = part;
+        }
+
+        /* Let the worker finish (or give up on) what it holds of these
+         * partitions, then commit their done prefix, then let go. */
+        if (cnt > 0 && c->hooks.revoke)
+                c->hooks.revoke(c->hooks.arg, parts, cnt, lost);
+        if (!lost)
+                ew_consumer_store_offsets(c);
+
+        for (i = 0; i < cnt; i++) {
+                ew_partition_t *part = parts[i];
+                if (!lost && part->stored >= 0)
+                        rd_kafka_topic_partition_list_add(commit, part->topic,
+                                                          part->id)
+                            ->offset = part->stored;
+        }
+        if (commit->cnt > 0) {
+                rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, commit, 0);
+                if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
+                        EW_WARN("consumer",
+                                "commit of revoked partitions failed: %s "
+                                "(their uncommitted events will be redone)",
+                                rd_kafka_err2str(err));
+        }
+        for (i = 0; i < cnt; i++) {
+                ew_partition_t *part        = parts[i];
+                part->revoked               = 1;
+                c->parts[part->id]          = NULL;
+                c->assigned--;
+                partition_unref(part); /* the assignment's reference */
+        }
+
+        if (cooperative) {
+                rd_kafka_error_t *error =
+                    rd_kafka_incremental_unassign(c->rk, list);
+                if (error) {
+                        EW_ERROR("consumer", "incremental unassign: %s",
+                                 rd_kafka_error_string(error));
+                        rd_kafka_error_destroy(error);
+                }
+        } else {
+                rd_kafka_assign(c->rk, NULL);
+        }
+        EW_INFO("consumer", "%s %d partition(s) of %s, now %d",
+                lost ? "lost" : "revoked", list->cnt, c->topic, c->assigned);
+        rd_kafka_topic_partition_list_destroy(commit);
+        free(parts);
+}
+
+static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *list, void *opaque)
+{
+        ew_consumer_t *c = opaque;
+        int cooperative  = !strcmp(rd_kafka_rebalance_protocol(rk),
+                                   "COOPERATIVE");
+
+        if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+                on_assign(c, list, cooperative);
+        else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+                on_revoke(c, list, cooperative);
+        else {
+                EW_ERROR("consumer", "rebalance failed: %s",
+                         rd_kafka_err2str(err));
+                rd_kafka_assign(rk, NULL);
+        }
+}
+
+static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
+{
+        (void)rk;
+        (void)opaque;
+        EW_WARN("consumer", "%s: %s",
+                rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+static void on_wake(ew_loop_t *loop, int fd, int events, void *opaque)
+{
+        (void)loop;
+        (void)events;
+        ew_fd_drain(fd);
+        ew_consumer_poll(opaque);
+}
+
+void ew_consumer_poll(ew_consumer_t *c)
+{
+        rd_kafka_message_t *msgs[CONSUME_BATCH];
+        ssize_t n, i;
+
+        if (c->muted)
+                return;
+        do {
+                n = rd_kafka_consume_batch_queue(c->q, 0, msgs, CONSUME_BATCH);
+                for (i = 0; i < n; i++) {
+                        rd_kafka_message_t *rkm = msgs[i];
+                        ew_partition_t *part;
+
+                        if (rkm->err) {
+                                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                        EW_WARN("consumer", "%s",
+                                                rd_kafka_message_errstr(rkm));
+                                rd_kafka_message_destroy(rkm);
+                                continue;
+                        }
+                        part = lookup(c, rd_kafka_topic_name(rkm->rkt),
+                                      rkm->partition);
+                        if (!part || c->closing) {
+                                /* Not (or no longer) ours: leave it for
+                                 * whoever owns the partition. */
+                                rd_kafka_message_destroy(rkm);
+                                continue;
+                        }
+                        if (ew_offsets_track(part->offsets, rkm->offset) ==
+                            -1) {
+                                EW_WARN("consumer",
+                                        "%s [%d] offset %lld out of order; "
+                                        "skipped (already seen)",
+                                        part->topic, part->id,
+                                        (long long)rkm->offset);
+                                rd_kafka_message_destroy(rkm);
+                                continue;
+                        }
+                        part->refcnt++;
+                        part->pending++;
+                        if (c->hooks.message(c->hooks.arg, part, rkm) == -1) {
+                                part->refcnt--;
+                                part->pending--;
+                        }
+                        rd_kafka_message_destroy(rkm);
+                }
+        } while (n == CONSUME_BATCH && !c->muted);
+        if (n < 0)
+                EW_WARN("consumer", "consume: %s",
+                        rd_kafka_err2str(rd_kafka_last_error()));
+}
+
+ew_consumer_t *ew_consumer_new(const ew_config_t *conf, ew_loop_t *loop,
+                               const ew_consumer_hooks_t *hooks, char *errstr,
+                               size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *sub = NULL;
+        rd_kafka_conf_t *rkc;
+        rd_kafka_resp_err_t err;
+        ew_consumer_t *c;
+        char why[512];
+
+        c = calloc(1, sizeof(*c));
+        if (!c) {
+                ew_snprintf(errstr, errstr_size, "out of memory");
+                return NULL;
+        }
+        c->wake_fds[0] = c->wake_fds[1] = -1;
+        c->loop                         = loop;
+        c->hooks                        = *hooks;
+        c->topic                        = strdup(conf->kafka.input_topic);
+        if (!c->topic) {
+                ew_snprintf(errstr, errstr_size, "out of memory");
+                goto error;
+        }
+
+        rkc = ew_kafka_conf_new(conf, EW_KAFKA_CONSUMER, errstr, errstr_size);
+        if (!rkc)
+                goto error;
+        rd_kafka_conf_set_rebalance_cb(rkc, rebalance_cb);
+        rd_kafka_conf_set_error_cb(rkc, error_cb);
+        rd_kafka_conf_set_opaque(rkc, c);
+        c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, why, sizeof(why));
+        if (!c->rk) {
+                rd_kafka_conf_destroy(rkc);
+                ew_snprintf(errstr, errstr_size, "cannot create consumer: %s",
+                            why);
+                goto error;
+        }
+        /* rkc belongs to c->rk now. Everything (messages, rebalances,
+         * errors, logs) arrives on the consumer queue. */
+        rd_kafka_poll_set_consumer(c->rk);
+        c->q = rd_kafka_queue_get_consumer(c->rk);
+
+        if (ew_pipe_nonblock(c->wake_fds) == -1) {
+                ew_snprintf(errstr, errstr_size, "pipe: %s", strerror(errno));
+                goto error;
+        }
+        rd_kafka_queue_io_event_enable(c->q, c->wake_fds[1], "1", 1);
+        if (ew_loop_set(loop, c->wake_fds[0], EW_LOOP_READ, on_wake, c) ==
+            -1) {
+                ew_snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
+                goto error;
+        }
+
+        sub = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(sub, c->topic, RD_KAFKA_PARTITION_UA);
+        err = rd_kafka_subscribe(c->rk, sub);
+        rd_kafka_topic_partition_list_destroy(sub);
+        if (err) {
+                ew_snprintf(errstr, errstr_size, "subscribe to %s: %s",
+                            c->topic, rd_kafka_err2str(err));
+                goto error;
+        }
+        EW_INFO("consumer", "joining group '%s' for topic '%s' at %s",
+                conf->kafka.group_id, c->topic, conf->kafka.brokers);
+        return c;
+
+error:
+        ew_consumer_destroy(c);
+        return NULL;
+}
+
+void ew_consumer_destroy(ew_consumer_t *c)
+{
+        int i;
+
+        if (!c)
+                return;
+        if (c->rk) {
+                rd_kafka_resp_err_t err;
+                c->closing = 1;
+                c->muted   = 0;
+                /* Serves the final revoke through rebalance_cb. */
+                err = rd_kafka_consumer_close(c->rk);
+                if (err)
+                        EW_WARN("consumer", "close: %s", rd_kafka_err2str(err));
+        }
+        if (c->wake_fds[0] != -1)
+                ew_loop_del(c->loop, c->wake_fds[0]);
+        if (c->q) {
+                rd_kafka_queue_io_event_enable(c->q, -1, NULL, 0);
+                rd_kafka_queue_destroy(c->q);
+        }
+        for (i = 0; i < c->parts_size; i++)
+                if (c->parts[i])
+                        partition_unref(c->parts[i]);
+        if (c->rk)
+                rd_kafka_destroy(c->rk);
+        if (c->wake_fds[0] != -1)
+                close(c->wake_fds[0]);
+        if (c->wake_fds[1] != -1)
+                close(c->wake_fds[1]);
+        free(c->parts);
+        free(c->topic);
+        free(c);
+}
+
+void ew_consumer_mute(ew_consumer_t *c, int muted)
+{
+        c->muted = muted;
+        /* While muted the wake fd must not be watched, or the level-
+         * triggered loop would spin on it. */
+        ew_loop_set(c->loop, c->wake_fds[0], muted ? 0 : EW_LOOP_READ, on_wake,
+                    c);
+}
+
+void ew_consumer_set_paused(ew_consumer_t *c, int paused)
+{
+        rd_kafka_topic_partition_list_t *list;
+        rd_kafka_resp_err_t err;
+
+        if (c->paused == paused)
+                return;
+        c->paused = paused;
+        err       = rd_kafka_assignment(c->rk, &list);
+        if (err) {
+                EW_WARN("consumer", "assignment: %s", rd_kafka_err2str(err));
+                return;
+        }
+        pause_list(c, list, paused);
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+int ew_consumer_paused(const ew_consumer_t *c)
+{
+        return c->paused;
+}
+
+void ew_consumer_done(ew_consumer_t *c, ew_partition_t *part, int64_t offset)
+{
+        part->pending--;
+        if (!part->revoked) {
+                int64_t next;
+                if (ew_offsets_done(part->offsets, offset) == -1)
+                        EW_WARN("consumer",
+                                "%s [%d] offset %lld finished twice or unknown",
+                                part->topic, part->id, (long long)offset);
+                next = ew_offsets_committable(part->offsets);
+                if (next >= 0) {
+                        part->to_store = next;
+                        c->dirty       = 1;
+                }
+        }
+        partition_unref(part);
+}
+
+void ew_consumer_dropped(ew_consumer_t *c, ew_partition_t *part)
+{
+        (void)c;
+        part->pending--;
+        partition_unref(part);
+}
+
+void ew_consumer_store_offsets(ew_consumer_t *c)
+{
+        rd_kafka_topic_partition_list_t *list;
+        rd_kafka_resp_err_t err;
+        int i;
+
+        if (!c->dirty)
+                return;
+        c->dirty = 0;
+        list     = rd_kafka_topic_partition_list_new(c->assigned);
+        for (i = 0; i < c->parts_size; i++) {
+                ew_partition_t *part = c->parts[i];
+                if (part && part->to_store >= 0)
+                        rd_kafka_topic_partition_list_add(list, part->topic,
+                                                          part->id)
+                            ->offset = part->to_store;
+        }
+        err = list->cnt ? rd_kafka_offsets_store(c->rk, list) : 0;
+        if (err)
+                EW_WARN("consumer", "store offsets: %s", rd_kafka_err2str(err));
+        for (i = 0; i < list->cnt; i++) {
+                rd_kafka_topic_partition_t *tp = &list->elems[i];
+                ew_partition_t *part = c->parts[tp->partition];
+                if (tp->err) {
+                        EW_WARN("consumer", "store offset %lld of %s [%d]: %s",
+                                (long long)tp->offset, tp->topic, tp->partition,
+                                rd_kafka_err2str(tp->err));
+                        continue;
+                }
+                if (!err) {
+                        part->stored   = part->to_store;
+                        part->to_store = -1;
+                }
+        }
+        rd_kafka_topic_partition_list_destroy(list);
+}
+
+int ew_consumer_commit(ew_consumer_t *c, char *errstr, size_t errstr_size)
+{
+        rd_kafka_resp_err_t err;
+
+        ew_consumer_store_offsets(c);
+        err = rd_kafka_commit(c->rk, NULL, 0);
+
+        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
+                ew_snprintf(errstr, errstr_size, "commit: %s",
+                            rd_kafka_err2str(err));
+                return -1;
+        }
+        return 0;
+}

@@ -1,0 +1,829 @@
+/*
+ * ew_engine - see ew_engine.h.
+ *
+ * A job's life:
+ *
+ *   submit --invalid--------------------------------------> PUBLISHING
+ *     |                                                        ^  |
+ *     v  (key busy)          (slot free)                       |  | hook
+ *   QUEUED --key free--> READY --------> IN_FLIGHT --answer----+  | failed
+ *                          ^                 |                    v
+ *                          +---RETRY_WAIT <--+ (retryable)  PUBLISH_WAIT
+ *
+ * A job holds its key's active slot in ew_keyq from the moment it leaves
+ * QUEUED until its API work is over (a terminal answer, or given up), so
+ * the next event of the same key starts only then, and finds the session
+ * the previous answer left in the cache.
+ */
+#include "ew_engine.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "ew_keyq.h"
+#include "ew_log.h"
+#include "ew_request.h"
+#include "ew_response.h"
+#include "ew_sessions.h"
+#include "ew_timerq.h"
+#include "ew_util.h"
+
+#define EVENT_ID_SIZE       320
+#define DEAD_MESSAGE_SIZE   512
+#define PUBLISH_BACKOFF_MIN 100
+#define PUBLISH_BACKOFF_MAX 5000
+#define MAX_TOPICS          16
+
+typedef enum job_state {
+        JOB_QUEUED = 0,
+        JOB_READY,
+        JOB_IN_FLIGHT,
+        JOB_RETRY_WAIT,
+        JOB_PUBLISHING,
+        JOB_PUBLISH_WAIT,
+} job_state_t;
+
+struct ew_job {
+        ew_engine_t *eng;
+        ew_job_t *prev, *next;   /* every live job */
+        ew_job_t *rprev, *rnext; /* the ready FIFO */
+        job_state_t state;
+        void *opaque;
+
+        ew_source_t source; /* topic interned in the engine */
+        int64_t timestamp_ms;
+        int64_t submitted_ms; /* monotonic */
+
+        char *buf;        /* key then value, one allocation */
+        const char *key;  /* the input key, NULL if none */
+        size_t key_len;
+        const char *value;
+        size_t value_len;
+        rd_kafka_headers_t *headers; /* the input's, owned */
+
+        ew_event_t *ev;   /* NULL for an invalid event */
+        char event_id[EVENT_ID_SIZE];
+        const char *account; /* the event's or the config's */
+        const char *app;
+        const void *msg_key; /* input key, else derived; may be NULL */
+        size_t msg_key_len;
+        int holds_key;       /* holds its key's active slot in keyq */
+
+        char *body; /* request body, built once */
+        size_t body_len;
+        char *traceparent;
+        char *vid, *sid;     /* the visit the next call carries */
+        int vid_sid_set;     /* vid/sid decided (first dispatch) */
+        int visit_from_cache; /* vid/sid came from the session cache */
+        int attempts;        /* API calls made */
+        ew_http_req_t *req;
+        ew_timer_t timer;
+        ew_result_t result;  /* the last answer */
+
+        /* The terminal message. */
+        ew_output_t out;
+        char *out_value;              /* outcome JSON */
+        rd_kafka_headers_t *out_hdrs; /* dead letter headers */
+        ew_dead_letter_t dead;
+        char dead_message[DEAD_MESSAGE_SIZE];
+        int publish_failures;
+};
+
+struct ew_engine {
+        const ew_config_t *conf;
+        ew_http_t *http;
+        ew_engine_hooks_t hooks;
+        ew_event_limits_t limits;
+        ew_keyq_t *keyq;
+        ew_timerq_t *timers;
+        ew_sessions_t *sessions;
+        ew_job_t *jobs;                 /* head of every live job */
+        ew_job_t *ready_head, *ready_tail;
+        int in_flight;
+        int live;
+        int ready;
+        int no_pump; /* set while abandoning: start nothing new */
+        uint64_t rng;
+        char *topics[MAX_TOPICS];
+        int topics_cnt;
+        ew_engine_stats_t stats;
+};
+
+static void publish(ew_job_t *job);
+static void pump(ew_engine_t *eng);
+
+/* xorshift64*: jitter only, no need for quality beyond "not in step". */
+static double rand_unit(ew_engine_t *eng)
+{
+        uint64_t x = eng->rng;
+
+        x ^= x >> 12;
+        x ^= x << 25;
+        x ^= x >> 27;
+        eng->rng = x;
+        return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+}
+
+/* Topic names are few; jobs point at one interned copy. */
+static const char *intern_topic(ew_engine_t *eng, const char *topic)
+{
+        int i;
+
+        if (!topic)
+                return "";
+        for (i = 0; i < eng->topics_cnt; i++)
+                if (!strcmp(eng->topics[i], topic))
+                        return eng->topics[i];
+        if (eng->topics_cnt == MAX_TOPICS)
+                return eng->topics[MAX_TOPICS - 1]; /* not reached: one topic */
+        eng->topics[eng->topics_cnt] = strdup(topic);
+        if (!eng->topics[eng->topics_cnt])
+                return "";
+        return eng->topics[eng->topics_cnt++];
+}
+
+static void job_link(ew_engine_t *eng, ew_job_t *job)
+{
+        job->next = eng->jobs;
+        if (eng->jobs)
+                eng->jobs->prev = job;
+        eng->jobs = job;
+        eng->live++;
+}
+
+static void job_free(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+
+        if (job->prev)
+                job->prev->next = job->next;
+        else
+                eng->jobs = job->next;
+        if (job->next)
+                job->next->prev = job->prev;
+        eng->live--;
+
+        ew_result_clear(&job->result);
+        ew_event_destroy(job->ev);
+        if (job->headers)
+                rd_kafka_headers_destroy(job->headers);
+        if (job->out_hdrs)
+                rd_kafka_headers_destroy(job->out_hdrs);
+        free(job->out_value);
+        free(job->body);
+        free(job->traceparent);
+        free(job->vid);
+        free(job->sid);
+        free(job->buf);
+        free(job);
+}
+
+static void ready_push(ew_engine_t *eng, ew_job_t *job)
+{
+        job->state = JOB_READY;
+        job->rnext = NULL;
+        job->rprev = eng->ready_tail;
+        if (eng->ready_tail)
+                eng->ready_tail->rnext = job;
+        else
+                eng->ready_head = job;
+        eng->ready_tail = job;
+        eng->ready++;
+}
+
+static void ready_unlink(ew_engine_t *eng, ew_job_t *job)
+{
+        if (job->rprev)
+                job->rprev->rnext = job->rnext;
+        else
+                eng->ready_head = job->rnext;
+        if (job->rnext)
+                job->rnext->rprev = job->rprev;
+        else
+                eng->ready_tail = job->rprev;
+        job->rprev = job->rnext = NULL;
+        eng->ready--;
+}
+
+/* The job's API work is over: the next event of its key may start. */
+static void release_key(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+        ew_job_t *next;
+
+        if (!job->holds_key)
+                return;
+        job->holds_key = 0;
+        next = ew_keyq_done(eng->keyq, job->msg_key, job->msg_key_len);
+        if (next) {
+                next->holds_key = 1;
+                ready_push(eng, next);
+        }
+}
+
+/* Ends the job's API work with a dead letter of kind. */
+static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
+                        ...) __attribute__((format(printf, 3, 4)));
+
+static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
+                        ...)
+{
+        ew_engine_t *eng = job->eng;
+        va_list ap;
+
+        release_key(job);
+        va_start(ap, fmt);
+        vsnprintf(job->dead_message, sizeof(job->dead_message), fmt, ap);
+        va_end(ap);
+
+        job->dead.kind          = kind;
+        job->dead.message       = job->dead_message;
+        job->dead.http_status   = job->result.http_status;
+        job->dead.internal_code = job->result.internal_code;
+        job->dead.attempts      = job->attempts;
+        job->dead.source        = job->source;
+        job->dead.event_id      = job->event_id;
+        job->dead.failed_at_ms  = ew_wall_ms();
+        if (kind == EW_DEAD_INVALID_EVENT) {
+                job->dead.http_status   = 0;
+                job->dead.internal_code = -1;
+        }
+
+        job->out_hdrs = job->headers ? rd_kafka_headers_copy(job->headers)
+                                     : rd_kafka_headers_new(12);
+        if (ew_message_dead_letter_headers(&job->dead, job->out_hdrs) == -1)
+                EW_WARN("engine", "event %s: could not add every dead-letter "
+                                  "header",
+                        job->event_id);
+        job->out.dead_letter = 1;
+        job->out.key         = ew_message_key(job->key, job->key_len, job->ev,
+                                              &job->out.key_len);
+        job->out.value       = job->value;
+        job->out.value_len   = job->value_len;
+        job->out.headers     = job->out_hdrs;
+        job->out.event_id    = job->event_id;
+        job->out.dead        = &job->dead;
+        job->out.source      = &job->source;
+        eng->stats.dead_letters++;
+
+        EW_INFO("engine",
+                "event %s (%s [%d] offset %lld): dead letter %s after %d "
+                "attempt(s): %s",
+                job->event_id, job->source.topic, job->source.partition,
+                (long long)job->source.offset, ew_dead_kind_str(kind),
+                job->attempts, job->dead_message);
+        publish(job);
+}
+
+static void finish_outcome(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+
+        /* Keep the visit for the key's next event before releasing it. */
+        if (job->result.visitor_id && job->result.session_id &&
+            job->msg_key_len > 0)
+                ew_sessions_put(eng->sessions, job->account, job->msg_key,
+                                job->msg_key_len, job->result.visitor_id,
+                                job->result.session_id, ew_mono_ms());
+        release_key(job);
+
+        job->out_value = ew_message_outcome(
+            job->event_id, job->account, &job->result, job->attempts,
+            &job->source, ew_wall_ms(), &job->out.value_len);
+        if (!job->out_value) {
+                finish_dead(job, EW_DEAD_RETRIES_EXHAUSTED,
+                            "could not build the outcome message (out of "
+                            "memory)");
+                return;
+        }
+        job->out.dead_letter = 0;
+        job->out.key         = ew_message_key(job->key, job->key_len, job->ev,
+                                              &job->out.key_len);
+        job->out.value       = job->out_value;
+        job->out.headers     = NULL;
+        job->out.event_id    = job->event_id;
+        job->out.dead        = NULL;
+        job->out.source      = &job->source;
+        eng->stats.outcomes++;
+        EW_DEBUG("engine", "event %s: %s after %d attempt(s), HTTP %d",
+                 job->event_id, ew_result_kind_str(job->result.kind),
+                 job->attempts, job->result.http_status);
+        publish(job);
+}
+
+static void publish_backoff(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+        int64_t delay    = PUBLISH_BACKOFF_MIN;
+        int i;
+
+        for (i = 1; i < job->publish_failures && delay < PUBLISH_BACKOFF_MAX;
+             i++)
+                delay *= 2;
+        if (delay > PUBLISH_BACKOFF_MAX)
+                delay = PUBLISH_BACKOFF_MAX;
+        job->state = JOB_PUBLISH_WAIT;
+        ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay, job);
+}
+
+static void publish(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+
+        job->state = JOB_PUBLISHING;
+        /* The hook may report back (and so free the job) before it
+         * returns: the job is not touched after a 0. */
+        if (eng->hooks.publish(eng->hooks.arg, job, &job->out) == 0)
+                return;
+        job->publish_failures++;
+        publish_backoff(job);
+}
+
+void ew_engine_published(ew_engine_t *eng, ew_job_t *job, const char *err)
+{
+        if (err) {
+                job->publish_failures++;
+                EW_WARN("engine",
+                        "event %s: %s not delivered (%s); publishing again "
+                        "(failure %d)",
+                        job->event_id,
+                        job->out.dead_letter ? "dead letter" : "outcome", err,
+                        job->publish_failures);
+                publish_backoff(job);
+                return;
+        }
+        if (eng->hooks.done)
+                eng->hooks.done(eng->hooks.arg, job->opaque, &job->out);
+        job_free(job);
+}
+
+static void schedule_retry(ew_job_t *job, const char *retry_after)
+{
+        ew_engine_t *eng        = job->eng;
+        const ew_config_t *conf = eng->conf;
+        int64_t delay, ra;
+
+        if (job->attempts > conf->retry.delays_cnt) {
+                finish_dead(job, EW_DEAD_RETRIES_EXHAUSTED,
+                            "gave up after %d attempt(s): %s", job->attempts,
+                            job->result.message ? job->result.message
+                                                : ew_result_kind_str(
+                                                      job->result.kind));
+                return;
+        }
+        delay = conf->retry.delays_ms[job->attempts - 1];
+        if (conf->retry.jitter > 0)
+                delay = (int64_t)((double)delay *
+                                  (1.0 + conf->retry.jitter *
+                                             (2.0 * rand_unit(eng) - 1.0)));
+        ra = ew_response_retry_after_ms(retry_after, ew_wall_ms());
+        if (ra > delay)
+                delay = ra;
+        if (delay < 0)
+                delay = 0;
+        EW_DEBUG("engine", "event %s: attempt %d %s (HTTP %d); retry in %lld ms",
+                 job->event_id, job->attempts,
+                 ew_result_kind_str(job->result.kind), job->result.http_status,
+                 (long long)delay);
+        job->state = JOB_RETRY_WAIT;
+        eng->stats.retries++;
+        ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay, job);
+}
+
+static void on_http_done(void *opaque, const ew_http_result_t *hr)
+{
+        ew_job_t *job    = opaque;
+        ew_engine_t *eng = job->eng;
+        ew_result_t *res = &job->result;
+
+        job->req = NULL;
+        eng->in_flight--;
+        ew_result_clear(res);
+
+        if (hr->status == 0) {
+                char msg[512];
+                if (hr->timed_out)
+                        ew_snprintf(msg, sizeof(msg),
+                                    "timeout after %d ms: %s",
+                                    eng->conf->monitoring.timeout_ms,
+                                    hr->error ? hr->error : "");
+                else
+                        ew_snprintf(msg, sizeof(msg), "transport error: %s",
+                                    hr->error ? hr->error : "unknown");
+                ew_response_transport_error(msg, res);
+        } else {
+                ew_response_classify(eng->conf->monitoring.api_version,
+                                     hr->status, hr->body, hr->body_len, res);
+        }
+
+        switch (res->kind) {
+        case EW_RESULT_ENGAGEMENT:
+        case EW_RESULT_CONVERSATION:
+        case EW_RESULT_UNAVAILABLE:
+                finish_outcome(job);
+                break;
+        case EW_RESULT_LOADING:
+                /* The doc: retry with the vid the answer announced. */
+                if (res->loading_vid) {
+                        free(job->vid);
+                        job->vid = ew_strdup(res->loading_vid);
+                }
+                schedule_retry(job, hr->retry_after);
+                break;
+        case EW_RESULT_RETRYABLE:
+                schedule_retry(job, hr->retry_after);
+                break;
+        case EW_RESULT_REJECTED:
+        default:
+                if ((res->internal_code == 37 || res->internal_code == 39) &&
+                    res->http_status == 404 && job->visit_from_cache) {
+                        /* The cached visit expired at the API: forget it
+                         * and ask again at once without it. */
+                        ew_sessions_remove(eng->sessions, job->account,
+                                           job->msg_key, job->msg_key_len);
+                        free(job->vid);
+                        free(job->sid);
+                        job->vid = job->sid    = NULL;
+                        job->visit_from_cache = 0;
+                        EW_INFO("engine",
+                                "event %s: cached visit expired "
+                                "(internalCode %d); retrying without it",
+                                job->event_id, res->internal_code);
+                        if (job->attempts > eng->conf->retry.delays_cnt)
+                                schedule_retry(job, NULL); /* exhausted */
+                        else
+                                ready_push(eng, job);
+                } else if (res->internal_code >= 0) {
+                        finish_dead(job, EW_DEAD_REJECTED,
+                                    "HTTP %d internalCode %d: %s",
+                                    res->http_status, res->internal_code,
+                                    res->message ? res->message : "rejected");
+                } else {
+                        /* The classifier's message already names the
+                         * status when the body carried no message. */
+                        finish_dead(job, EW_DEAD_REJECTED, "%s",
+                                    res->message ? res->message
+                                                 : "rejected");
+                }
+                break;
+        }
+        pump(eng);
+}
+
+/* Decides the visit the job's first call carries: the event's own
+ * visitorId/sessionId win; else what the API last returned for this
+ * (account, key). */
+static void choose_visit(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+        const char *vid = NULL, *sid = NULL;
+
+        job->vid_sid_set = 1;
+        if (job->ev->visitor_id || job->ev->session_id) {
+                vid = job->ev->visitor_id;
+                sid = job->ev->session_id;
+        } else if (job->msg_key_len > 0) {
+                job->visit_from_cache = ew_sessions_get(
+                    eng->sessions, job->account, job->msg_key,
+                    job->msg_key_len, ew_mono_ms(), &vid, &sid);
+        }
+        job->vid = ew_strdup(vid);
+        job->sid = ew_strdup(sid);
+}
+
+static void dispatch(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+        ew_request_params_t params;
+        char errstr[256];
+        char *url;
+
+        if (!job->vid_sid_set)
+                choose_visit(job);
+        memset(&params, 0, sizeof(params));
+        params.base_url            = eng->conf->monitoring.base_url;
+        params.account_id          = job->account;
+        params.app_installation_id = job->app;
+        params.api_version         = eng->conf->monitoring.api_version;
+        params.visitor_id          = job->vid;
+        params.session_id          = job->sid;
+        params.on_behalf           = 1;
+
+        job->attempts++;
+        eng->stats.api_calls++;
+        url = ew_request_url(&params, errstr, sizeof(errstr));
+        if (url)
+                job->req = ew_http_post(eng->http, url, job->body,
+                                        job->body_len, job->traceparent,
+                                        on_http_done, job, errstr,
+                                        sizeof(errstr));
+        free(url);
+        if (!job->req) {
+                /* Could not even start: counts as a failed attempt. */
+                ew_result_clear(&job->result);
+                ew_response_transport_error(errstr, &job->result);
+                schedule_retry(job, NULL);
+                return;
+        }
+        job->state = JOB_IN_FLIGHT;
+        eng->in_flight++;
+}
+
+static void pump(ew_engine_t *eng)
+{
+        if (eng->no_pump)
+                return;
+        while (eng->ready_head &&
+               eng->in_flight < eng->conf->monitoring.max_in_flight) {
+                ew_job_t *job = eng->ready_head;
+                ready_unlink(eng, job);
+                dispatch(job);
+        }
+}
+
+ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,
+                           const ew_engine_hooks_t *hooks, char *errstr,
+                           size_t errstr_size)
+{
+        ew_engine_t *eng = calloc(1, sizeof(*eng));
+        ew_event_limits_t lim = EW_EVENT_LIMITS_DEFAULT;
+
+        if (!eng)
+                goto oom;
+        eng->conf           = conf;
+        eng->http           = http;
+        eng->hooks          = *hooks;
+        eng->limits         = lim;
+        eng->limits.max_bytes = (size_t)conf->worker.max_event_bytes;
+        eng->rng = (uint64_t)ew_wall_ms() * 6364136223846793005ULL ^
+                   (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
+        if (!eng->rng)
+                eng->rng = 1;
+        eng->keyq     = ew_keyq_new(0);
+        eng->timers   = ew_timerq_new(0);
+        eng->sessions = ew_sessions_new(
+            (size_t)conf->worker.session_cache_size,
+            (int64_t)conf->worker.session_ttl_s * 1000);
+        if (!eng->keyq || !eng->timers || !eng->sessions)
+                goto oom;
+        return eng;
+
+oom:
+        ew_snprintf(errstr, errstr_size, "out of memory creating the engine");
+        ew_engine_destroy(eng);
+        return NULL;
+}
+
+void ew_engine_destroy(ew_engine_t *eng)
+{
+        int i;
+
+        if (!eng)
+                return;
+        while (eng->jobs) {
+                ew_job_t *job = eng->jobs;
+                if (job->req)
+                        ew_http_cancel(eng->http, job->req);
+                if (eng->hooks.dropped)
+                        eng->hooks.dropped(eng->hooks.arg, job->opaque);
+                job_free(job);
+        }
+        ew_keyq_destroy(eng->keyq);
+        ew_timerq_destroy(eng->timers);
+        ew_sessions_destroy(eng->sessions);
+        for (i = 0; i < eng->topics_cnt; i++)
+                free(eng->topics[i]);
+        free(eng);
+}
+
+static char *header_string(rd_kafka_headers_t *hdrs, const char *name)
+{
+        const void *val;
+        size_t size;
+        char *s;
+
+        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &size) !=
+                         RD_KAFKA_RESP_ERR_NO_ERROR ||
+            !val || size == 0 || size > 512)
+                return NULL;
+        if (memchr(val, '\0', size) || memchr(val, '\r', size) ||
+            memchr(val, '\n', size))
+                return NULL; /* never forward header injection */
+        s = malloc(size + 1);
+        if (!s)
+                return NULL;
+        memcpy(s, val, size);
+        s[size] = '\0';
+        return s;
+}
+
+int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
+{
+        const ew_config_t *conf = eng->conf;
+        char errstr[512];
+        ew_job_t *job;
+        int r;
+
+        job = calloc(1, sizeof(*job));
+        if (!job)
+                goto oom;
+        job->buf = malloc(in->key_len + in->value_len + 1);
+        if (!job->buf) {
+                free(job);
+                goto oom;
+        }
+        job->eng    = eng;
+        job->opaque = in->opaque;
+        ew_timer_init(&job->timer);
+        job->result.internal_code = -1;
+        if (in->key) {
+                memcpy(job->buf, in->key, in->key_len);
+                job->key     = job->buf;
+                job->key_len = in->key_len;
+        }
+        if (in->value_len)
+                memcpy(job->buf + in->key_len, in->value, in->value_len);
+        job->buf[in->key_len + in->value_len] = '\0';
+        job->value           = job->buf + in->key_len;
+        job->value_len       = in->value_len;
+        job->headers         = in->headers;
+        job->source          = in->source;
+        job->source.topic    = intern_topic(eng, in->source.topic);
+        job->timestamp_ms    = in->timestamp_ms;
+        job->submitted_ms    = ew_mono_ms();
+        job_link(eng, job);
+        eng->stats.submitted++;
+
+        if (ew_event_parse(job->value, job->value_len, &eng->limits,
+                           &job->source, &job->ev, job->event_id,
+                           sizeof(job->event_id), errstr,
+                           sizeof(errstr)) == -1) {
+                finish_dead(job, EW_DEAD_INVALID_EVENT, "%s", errstr);
+                return 0;
+        }
+
+        job->account = job->ev->account_id ? job->ev->account_id
+                                           : conf->monitoring.account_id;
+        job->app     = job->ev->app_installation_id
+                           ? job->ev->app_installation_id
+                           : conf->monitoring.app_installation_id;
+        if (!job->account) {
+                finish_dead(job, EW_DEAD_INVALID_EVENT,
+                            "accountId: missing: the event has none and "
+                            "monitoring.account_id is not set");
+                return 0;
+        }
+        if (!job->app) {
+                finish_dead(job, EW_DEAD_INVALID_EVENT,
+                            "appInstallationId: missing: the event has none "
+                            "and monitoring.app_installation_id is not set");
+                return 0;
+        }
+
+        job->body = ew_request_body(job->ev, conf->identity.hash_key,
+                                    &job->body_len);
+        if (!job->body) {
+                finish_dead(job, EW_DEAD_INVALID_EVENT,
+                            "could not build the request body (out of "
+                            "memory)");
+                return 0;
+        }
+        job->traceparent = header_string(job->headers, "traceparent");
+        job->msg_key = ew_message_key(job->key, job->key_len, job->ev,
+                                      &job->msg_key_len);
+
+        r = ew_keyq_push(eng->keyq, job->msg_key, job->msg_key_len, job);
+        if (r == 1) {
+                job->holds_key = 1;
+                ready_push(eng, job);
+                pump(eng);
+        } else if (r == 0) {
+                job->state = JOB_QUEUED;
+        } else {
+                /* Key too long for the key queues: order cannot be kept
+                 * for it, but the event is still answered. */
+                EW_WARN("engine", "event %s: key not orderable (%zu bytes)",
+                        job->event_id, job->msg_key_len);
+                ready_push(eng, job);
+                pump(eng);
+        }
+        return 0;
+
+oom:
+        EW_ERROR("engine", "out of memory taking an event from %s [%d] "
+                           "offset %lld",
+                 in->source.topic, in->source.partition,
+                 (long long)in->source.offset);
+        if (in->headers)
+                rd_kafka_headers_destroy(in->headers);
+        return -1;
+}
+
+long ew_engine_timeout_ms(const ew_engine_t *eng)
+{
+        int64_t due = ew_timerq_next_due(eng->timers);
+        int64_t now;
+
+        if (due < 0)
+                return -1;
+        now = ew_mono_ms();
+        return due <= now ? 0 : (long)(due - now);
+}
+
+void ew_engine_run_timers(ew_engine_t *eng)
+{
+        int64_t now = ew_mono_ms();
+        ew_job_t *job;
+
+        while ((job = ew_timerq_pop_due(eng->timers, now))) {
+                if (job->state == JOB_RETRY_WAIT)
+                        ready_push(eng, job);
+                else if (job->state == JOB_PUBLISH_WAIT)
+                        publish(job);
+        }
+        pump(eng);
+}
+
+typedef struct abandon_ctx {
+        int (*pred)(void *opaque, void *arg);
+        void *arg;
+} abandon_ctx_t;
+
+static int queued_matches(void *item, void *arg)
+{
+        ew_job_t *job      = item;
+        abandon_ctx_t *ctx = arg;
+
+        return ctx->pred(job->opaque, ctx->arg);
+}
+
+static void drop_job(ew_job_t *job)
+{
+        ew_engine_t *eng = job->eng;
+
+        if (eng->hooks.dropped)
+                eng->hooks.dropped(eng->hooks.arg, job->opaque);
+        job_free(job);
+}
+
+static void on_queued_removed(void *item, void *arg)
+{
+        (void)arg;
+        drop_job(item);
+}
+
+int ew_engine_abandon(ew_engine_t *eng, int (*pred)(void *opaque, void *arg),
+                      void *arg, int include_in_flight)
+{
+        abandon_ctx_t ctx = {pred, arg};
+        ew_job_t *job, *next;
+        int cnt;
+
+        eng->no_pump = 1;
+        /* Queued jobs first, so releasing a key below never hands it to a
+         * job that is about to be abandoned too. */
+        cnt = (int)ew_keyq_remove_if(eng->keyq, queued_matches, &ctx,
+                                     on_queued_removed);
+        for (job = eng->jobs; job; job = next) {
+                next = job->next;
+                if (!pred(job->opaque, arg))
+                        continue;
+                switch (job->state) {
+                case JOB_READY:
+                        ready_unlink(eng, job);
+                        break;
+                case JOB_RETRY_WAIT:
+                        ew_timerq_cancel(eng->timers, &job->timer);
+                        break;
+                case JOB_IN_FLIGHT:
+                        if (!include_in_flight)
+                                continue;
+                        ew_http_cancel(eng->http, job->req);
+                        job->req = NULL;
+                        eng->in_flight--;
+                        break;
+                default: /* queued (handled above) or publishing */
+                        continue;
+                }
+                /* Releasing may make the key's next job ready; it cannot be
+                 * the one "next" points at being freed here. */
+                release_key(job);
+                drop_job(job);
+                cnt++;
+        }
+        eng->no_pump = 0;
+        pump(eng);
+        return cnt;
+}
+
+void ew_engine_get_stats(const ew_engine_t *eng, ew_engine_stats_t *st)
+{
+        *st           = eng->stats;
+        st->in_flight = eng->in_flight;
+        st->waiting   = eng->live;
+        st->ready     = eng->ready;
+        st->timers    = (int)ew_timerq_count(eng->timers);
+}
