@@ -298,11 +298,12 @@ void ew_consumer_poll(ew_consumer_t *c)
                                 rd_kafka_message_destroy(rkm);
                                 continue;
                         }
-                        if (ew_offsets_track(part->offsets, rkm->offset) ==
-                            -1) {
+                        if (ew_offsets_track(part->offsets, rkm->offset) !=
+                            0) {
                                 EW_WARN("consumer",
-                                        "%s [%d] offset %lld out of order; "
-                                        "skipped (already seen)",
+                                        "%s [%d] offset %lld out of order or "
+                                        "too many pending; skipped (it will "
+                                        "be consumed again)",
                                         part->topic, part->id,
                                         (long long)rkm->offset);
                                 rd_kafka_message_destroy(rkm);

@@ -326,7 +326,14 @@ static void publish_backoff(ew_job_t *job)
         if (delay > PUBLISH_BACKOFF_MAX)
                 delay = PUBLISH_BACKOFF_MAX;
         job->state = JOB_PUBLISH_WAIT;
-        ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay, job);
+        if (ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay,
+                          job) == -1) {
+                /* Out of memory for the timer: better too soon than never. */
+                EW_ERROR("engine", "event %s: cannot arm a timer; publishing "
+                                   "again now",
+                         job->event_id);
+                publish(job);
+        }
 }
 
 static void publish(ew_job_t *job)
@@ -390,7 +397,13 @@ static void schedule_retry(ew_job_t *job, const char *retry_after)
                  (long long)delay);
         job->state = JOB_RETRY_WAIT;
         eng->stats.retries++;
-        ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay, job);
+        if (ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay,
+                          job) == -1) {
+                EW_ERROR("engine", "event %s: cannot arm a timer; retrying "
+                                   "now",
+                         job->event_id);
+                ready_push(eng, job);
+        }
 }
 
 static void on_http_done(void *opaque, const ew_http_result_t *hr)

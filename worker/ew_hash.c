@@ -28,8 +28,7 @@ struct ew_hash {
         size_t   cap; /* 0 until the first put, else a power of two */
         size_t   count;
         size_t   max_entries;
-        size_t   max_cap; /* smallest power of two holding max_entries */
-        uint64_t k0, k1;  /* SipHash key */
+        uint64_t k0, k1; /* SipHash key */
 };
 
 /* ---- SipHash-1-3 (Aumasson & Bernstein), one compression round per
@@ -233,11 +232,8 @@ ew_hash_t *ew_hash_new_seeded(size_t max_entries, const unsigned char *seed)
         if (max_entries == 0 || max_entries > EW_HASH_MAX_ENTRIES)
                 max_entries = EW_HASH_MAX_ENTRIES;
         h->max_entries = max_entries;
-        h->max_cap     = MIN_CAP;
-        while (h->max_cap / 4 * 3 < max_entries)
-                h->max_cap *= 2;
-        h->k0 = load_le64(seed);
-        h->k1 = load_le64(seed + 8);
+        h->k0          = load_le64(seed);
+        h->k1          = load_le64(seed + 8);
         return h;
 }
 
@@ -298,8 +294,8 @@ int ew_hash_put(ew_hash_t *h, const void *key, size_t keylen, void *value,
                 return -1;
         if (h->cap == 0 && resize(h, MIN_CAP) == -1)
                 return -1;
-        /* Keep the load at or below 3/4; max_cap always has room for
-         * max_entries at that load, so this cannot grow past max_cap. */
+        /* Keep the load at or below 3/4 (so probes stay short and an
+         * empty slot always exists). Bounded: count < max_entries. */
         if ((h->count + 1) > h->cap / 4 * 3 && resize(h, h->cap * 2) == -1)
                 return -1;
         s.hash   = hash;

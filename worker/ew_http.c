@@ -608,10 +608,10 @@ void ew_http_destroy(ew_http_t *http)
 /* Contract in ew_http.h. May be called from a done callback. Nothing is
  * sent here: curl sets its timer to 0 and the transfer starts from the next
  * ew_http_on_timeout(). */
-ew_http_req_t *ew_http_post(ew_http_t *http, const char *url, const char *body,
-                            size_t body_len, const char *traceparent,
-                            ew_http_done_cb_t *cb, void *opaque, char *errstr,
-                            size_t errstr_size)
+static ew_http_req_t *submit(ew_http_t *http, int get, const char *url,
+                             const char *body, size_t body_len,
+                             const char *traceparent, ew_http_done_cb_t *cb,
+                             void *opaque, char *errstr, size_t errstr_size)
 {
         struct curl_slist *headers = http->headers;
         ew_http_req_t     *req     = NULL;
@@ -657,12 +657,19 @@ ew_http_req_t *ew_http_post(ew_http_t *http, const char *url, const char *body,
         rc = curl_easy_setopt(req->easy, CURLOPT_URL, url);
         if (rc == CURLE_OK)
                 rc = curl_easy_setopt(req->easy, CURLOPT_HTTPHEADER, headers);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(req->easy, CURLOPT_POSTFIELDSIZE_LARGE,
-                                      (curl_off_t)body_len);
-        if (rc == CURLE_OK)
-                rc = curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS,
-                                      body ? body : "");
+        if (get) {
+                /* Pooled handles may have posted before: back to GET. */
+                if (rc == CURLE_OK)
+                        rc = curl_easy_setopt(req->easy, CURLOPT_HTTPGET, 1L);
+        } else {
+                if (rc == CURLE_OK)
+                        rc = curl_easy_setopt(req->easy,
+                                              CURLOPT_POSTFIELDSIZE_LARGE,
+                                              (curl_off_t)body_len);
+                if (rc == CURLE_OK)
+                        rc = curl_easy_setopt(req->easy, CURLOPT_POSTFIELDS,
+                                              body ? body : "");
+        }
         /* Over TLS, wait for a connection being set up rather than open one
          * per request: it may turn out to multiplex (HTTP/2). Cleartext is
          * HTTP/1.1 here, where waiting would only add latency. */
@@ -772,4 +779,21 @@ void ew_http_on_timeout(ew_http_t *http)
 int ew_http_in_flight(const ew_http_t *http)
 {
         return http ? http->in_flight : 0;
+}
+
+ew_http_req_t *ew_http_post(ew_http_t *http, const char *url, const char *body,
+                            size_t body_len, const char *traceparent,
+                            ew_http_done_cb_t *cb, void *opaque, char *errstr,
+                            size_t errstr_size)
+{
+        return submit(http, 0, url, body, body_len, traceparent, cb, opaque,
+                      errstr, errstr_size);
+}
+
+ew_http_req_t *ew_http_get(ew_http_t *http, const char *url,
+                           ew_http_done_cb_t *cb, void *opaque, char *errstr,
+                           size_t errstr_size)
+{
+        return submit(http, 1, url, NULL, 0, NULL, cb, opaque, errstr,
+                      errstr_size);
 }

@@ -68,6 +68,11 @@ ew_http_req_t *ew_http_post(ew_http_t *http, const char *url,
                             const char *traceparent, ew_http_done_cb_t *cb,
                             void *opaque, char *errstr, size_t errstr_size);
 
+/* Starts a GET of url (copied), otherwise like ew_http_post(). */
+ew_http_req_t *ew_http_get(ew_http_t *http, const char *url,
+                           ew_http_done_cb_t *cb, void *opaque, char *errstr,
+                           size_t errstr_size);
+
 /* Cancels an in-flight request: its callback will not be called. */
 void ew_http_cancel(ew_http_t *http, ew_http_req_t *req);
 

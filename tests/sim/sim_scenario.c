@@ -617,13 +617,19 @@ int sim_scenario_load_file(const char *path, sim_scenario_t **scp, char *errstr,
                            size_t errstr_size)
 {
         json_object *root = json_object_from_file(path);
+        const char  *why;
+        size_t       n;
         int          rc;
 
         *scp = NULL;
         if (!root) {
+                why = json_util_get_last_err();
                 snprintf(errstr, errstr_size, "%s: %s", path,
-                         json_util_get_last_err() ? json_util_get_last_err()
-                                                  : "cannot read JSON");
+                         why ? why : "cannot read JSON");
+                /* json-c ends its message with a newline */
+                n = strlen(errstr);
+                while (n > 0 && (errstr[n - 1] == '\n' || errstr[n - 1] == ' '))
+                        errstr[--n] = '\0';
                 return -1;
         }
         rc = sim_scenario_parse(root, path, scp, errstr, errstr_size);
@@ -672,6 +678,20 @@ static key_state_t *key_state(sim_scenario_t *sc, const spec_t *sp,
         if (!st || sim_lru_put(sc->state, name, st, now))
                 return NULL;
         return st;
+}
+
+/* Marks vid, just announced by loading spec sp, as done under its own
+ * name: a consumer known only by its vid (the key) comes back with the
+ * announced vid as its key. Called with sc->lock held. */
+static void announce(sim_scenario_t *sc, const spec_t *sp, const char *vid,
+                     int64_t now)
+{
+        key_state_t *st = key_state(sc, sp, vid, now);
+
+        if (st) {
+                st->done = 1;
+                snprintf(st->vid, sizeof(st->vid), "%s", vid);
+        }
 }
 
 static void fill_error(const spec_t *sp, sim_outcome_t *out)
@@ -724,8 +744,10 @@ void sim_scenario_decide(sim_scenario_t *sc, const sim_match_input_t *in,
                                 sp       = sp->then;
                                 continue;
                         }
-                        if (!st->vid[0])
+                        if (!st->vid[0]) {
                                 sim_random_id(st->vid, sizeof(st->vid), 22);
+                                announce(sc, sp, st->vid, now);
+                        }
                         st->count++;
                         snprintf(out->message, sizeof(out->message),
                                  "Loading account: %s, vid: %s",

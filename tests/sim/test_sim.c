@@ -370,6 +370,18 @@ static void test_scenario_file(void)
             0);
         CU_ASSERT(sim_scenario_rule_count(sc) > 5);
         sim_scenario_unref(sc);
+        CU_ASSERT_EQUAL(
+            sim_scenario_load_file(ew_test_data("scenarios/faults.json"), &sc,
+                                   err, sizeof(err)),
+            0);
+        CU_ASSERT(sim_scenario_rule_count(sc) > 10);
+        sim_scenario_unref(sc);
+        CU_ASSERT_EQUAL(
+            sim_scenario_load_file(ew_test_data("scenarios/expose.json"), &sc,
+                                   err, sizeof(err)),
+            0);
+        CU_ASSERT_EQUAL(sim_scenario_rule_count(sc), 0);
+        sim_scenario_unref(sc);
         CU_ASSERT_EQUAL(sim_scenario_load_file(ew_test_data("no/such.json"),
                                                &sc, err, sizeof(err)),
                         -1);
@@ -511,6 +523,23 @@ static void test_scenario_loading(void)
         sim_scenario_decide(sc, &in, &oc);
         CU_ASSERT_EQUAL(oc.behaviour, SIM_B_UNAVAILABLE);
         in.vid = NULL;
+        sim_scenario_decide(sc, &in, &oc);
+        CU_ASSERT_EQUAL(oc.behaviour, SIM_B_UNAVAILABLE);
+
+        /* a consumer known only by a vid comes back with the announced one
+         * (its key changes) */
+        sim_scenario_unref(sc);
+        sc = parse_scenario("{\"rules\":[{\"match\":{\"account\":\"acc9\"},"
+                            "\"behaviour\":\"loading\","
+                            "\"then\":\"unavailable\"}]}");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(sc);
+        memset(&in, 0, sizeof(in));
+        in.account = "acc9";
+        in.vid     = "l-vid";
+        sim_scenario_decide(sc, &in, &oc);
+        CU_ASSERT_EQUAL(oc.behaviour, SIM_B_LOADING);
+        snprintf(vid, sizeof(vid), "%s", announced_vid(&oc));
+        in.vid = vid;
         sim_scenario_decide(sc, &in, &oc);
         CU_ASSERT_EQUAL(oc.behaviour, SIM_B_UNAVAILABLE);
         sim_scenario_unref(sc);

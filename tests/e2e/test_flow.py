@@ -1,0 +1,332 @@
+#!/usr/bin/python3
+"""End to end: flow properties of the worker.
+
+- events of one key reach the API one at a time, in offset order;
+- a key waiting on a retry holds back only its own later events;
+- backpressure keeps memory flat and in-flight requests within
+  monitoring.max_in_flight when the API is slow;
+- an idle worker uses (almost) no CPU.
+
+Everything is judged from outside: the output and dead-letter topics, the
+simulator's request log, /proc. In the request log, "time" is when the
+simulator received the request (wall clock, ms) and "delayMs" the latency it
+added before answering, so a request occupies [time, time + delayMs].
+"""
+
+import calendar
+import http.client
+import json
+import os
+import sys
+import time
+import unittest
+import urllib.parse
+
+sys.path.insert(0, os.path.dirname(__file__))
+from harness import Stack, by_event, run  # noqa: E402
+
+ENGAGEMENT_PATH_END = "/engagement"
+
+
+# --- helpers ---------------------------------------------------------------
+
+def wall_ms(ts):
+    """RFC 3339 UTC with milliseconds ("2026-11-24T06:39:28.131Z") to epoch
+    milliseconds."""
+    secs = calendar.timegm(time.strptime(ts[:19], "%Y-%m-%dT%H:%M:%S"))
+    frac = ts[19:].rstrip("Z")
+    millis = int(round(float(frac) * 1000)) if frac else 0
+    return secs * 1000 + millis
+
+
+def engagement_requests(stack):
+    """The simulator's engagement calls, in the order it logged them."""
+    return [r for r in stack.sim_requests() if r.get("path", "").endswith(ENGAGEMENT_PATH_END)]
+
+
+def request_sub(req):
+    body = req.get("body")
+    if not isinstance(body, dict):
+        return None
+    ids = body.get("identities") or []
+    return ids[0].get("sub") if ids else body.get("consumerId")
+
+
+def by_sub(reqs):
+    out = {}
+    for r in reqs:
+        out.setdefault(request_sub(r), []).append(r)
+    return out
+
+
+def overlaps(reqs):
+    """Pairs (earlier, later) of consecutive requests where the later one was
+    received before the earlier one had been answered."""
+    bad = []
+    for prev, cur in zip(reqs, reqs[1:]):
+        if wall_ms(cur["time"]) < wall_ms(prev["time"]) + int(prev["delayMs"]):
+            bad.append((prev, cur))
+    return bad
+
+
+def max_concurrency(reqs):
+    """Most requests the simulator held at once, each occupying the half-open
+    interval [time, time + delayMs)."""
+    points = []
+    for r in reqs:
+        start = wall_ms(r["time"])
+        end = start + int(r["delayMs"])
+        if end > start:
+            points.append((start, 1))
+            points.append((end, -1))
+    points.sort()  # at equal times -1 sorts first: an end frees the slot
+    cur = best = 0
+    for _, d in points:
+        cur += d
+        best = max(best, cur)
+    return best
+
+
+def sim_config(stack, settings):
+    """POST /_sim/config on the simulator (loopback, no proxy)."""
+    u = urllib.parse.urlsplit(stack.sim_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request("POST", "/_sim/config", body=json.dumps(settings),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        text = resp.read().decode()
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise AssertionError(f"POST /_sim/config {settings}: {resp.status} {text}")
+    return json.loads(text)
+
+
+def event(event_id, sub, vid=None, **extra):
+    ev = {"eventId": event_id, "identities": [{"acr": "0", "sub": sub}]}
+    if vid is not None:
+        ev["visitorId"] = vid
+    ev.update(extra)
+    return ev
+
+
+def wait_assigned(test, worker, timeout=30):
+    test.assertTrue(worker.wait_log("assigned ", timeout=timeout),
+                    f"worker got no partitions:\n{worker.log_text()[-2000:]}")
+
+
+def exactly_once(test, records, expected_ids, what):
+    """Each expected eventId has exactly one record, and there are no others."""
+    got = by_event(records)
+    missing = sorted(set(expected_ids) - set(got))
+    extra = sorted(set(got) - set(expected_ids))
+    dups = sorted(e for e, rs in got.items() if len(rs) > 1)
+    test.assertEqual(missing, [], f"{what}: {len(missing)} events without a message, e.g. {missing[:5]}")
+    test.assertEqual(extra, [], f"{what}: messages for unknown events, e.g. {extra[:5]}")
+    test.assertEqual(dups, [], f"{what}: {len(dups)} events with several messages, e.g. {dups[:5]}")
+    return got
+
+
+# --- 1. per-key ordering ----------------------------------------------------
+
+class PerKeyOrdering(unittest.TestCase):
+    KEYS, PER_KEY = 100, 20
+
+    def test_one_request_per_key_at_a_time_in_offset_order(self):
+        with Stack(partitions=3, sim_args=["--latency-ms", "5", "--latency-jitter-ms", "35"]) as stack:
+            w = stack.worker(monitoring={"max_in_flight": 64, "timeout_ms": 5000})
+            events, ids = [], []
+            # Round robin over keys: one key's events are spread over the
+            # input, interleaved with everybody else's.
+            for seq in range(self.PER_KEY):
+                for k in range(self.KEYS):
+                    eid = f"ord-{k:03d}-{seq:02d}"
+                    ids.append(eid)
+                    events.append((f"key-{k:03d}", event(eid, f"ord-{k:03d}", vid=f"v-{eid}")))
+            meta = stack.produce(events)
+            where = {eid: (m.partition, m.offset) for eid, m in zip(ids, meta)}
+            out = stack.outcomes(len(ids), timeout=120, min_wait=1.0)
+            dead = stack.dead_letters(0, timeout=1.0)
+            self.assertEqual(w.stop(), 0, "clean shutdown")
+
+            self.assertEqual(dead, [], "no event should fail")
+            got = exactly_once(self, out, ids, "outcomes")
+            for eid, (rec,) in got.items():
+                src = rec.json["source"]
+                self.assertEqual((src["partition"], src["offset"]), where[eid], f"source of {eid}")
+
+            reqs = by_sub(engagement_requests(stack))
+            self.assertEqual(len(reqs), self.KEYS, "every key called the API")
+            checked = 0
+            for k in range(self.KEYS):
+                sub = f"ord-{k:03d}"
+                seen = reqs.get(sub, [])
+                vids = [r["query"].get("vid") for r in seen]
+                self.assertEqual(len(seen), self.PER_KEY,
+                                 f"{sub}: one request per event, got vids {vids}")
+                offsets = [where[v[2:]] for v in vids]
+                self.assertEqual(len({p for p, _ in offsets}), 1, f"{sub}: one partition")
+                self.assertEqual(offsets, sorted(offsets),
+                                 f"{sub}: requests not in offset order: {vids}")
+                bad = overlaps(seen)
+                self.assertEqual(
+                    bad, [],
+                    f"{sub}: a request arrived while the key's previous one was still "
+                    f"being answered (time/delayMs): "
+                    + "; ".join(f"{a['query'].get('vid')} {a['time']}+{a['delayMs']}ms then "
+                                f"{b['query'].get('vid')} {b['time']}" for a, b in bad[:3]))
+                checked += len(seen) - 1
+            # The simulator's latency really was random: reordering had room.
+            delays = [int(r["delayMs"]) for rs in reqs.values() for r in rs]
+            self.assertGreater(max(delays) - min(delays), 20, "latency spread")
+            self.assertEqual(checked, self.KEYS * (self.PER_KEY - 1))
+
+
+# --- 2. a retry blocks only its own key ---------------------------------------
+
+class RetryBlocksOnlyItsKey(unittest.TestCase):
+    DELAY_MS = 4000
+    OTHERS, PER_OTHER = 60, 5
+
+    def test_other_keys_flow_while_one_waits(self):
+        scenario = {"default": "expose",
+                    "rules": [{"match": {"sub": "retry-A"}, "behaviour": "fail", "count": 1,
+                               "status": 503, "then": "expose"}]}
+        with Stack(partitions=3, scenario=scenario) as stack:
+            w = stack.worker(retry={"delays_ms": [self.DELAY_MS, self.DELAY_MS], "jitter": 0.0})
+            events = [("key-A", event("A-1", "retry-A", vid="v-A-1"))]
+            others = []
+            for s in range(self.PER_OTHER):
+                for k in range(self.OTHERS):
+                    eid = f"o-{k:02d}-{s}"
+                    others.append(eid)
+                    events.append((f"key-o{k:02d}", event(eid, f"other-{k:02d}")))
+            events.append(("key-A", event("A-2", "retry-A", vid="v-A-2")))
+            meta = stack.produce(events)
+            a_part, a_off = meta[0].partition, meta[0].offset
+            behind_a = sum(1 for m in meta[1:-1] if m.partition == a_part and m.offset > a_off)
+            self.assertGreater(behind_a, 10, "other keys' events queue behind A-1 in its partition")
+
+            out = stack.outcomes(len(events), timeout=60, min_wait=0.5)
+            self.assertEqual(w.stop(), 0, "clean shutdown")
+            got = exactly_once(self, out, others + ["A-1", "A-2"], "outcomes")
+
+            a = [r for r in engagement_requests(stack) if request_sub(r) == "retry-A"]
+            summary = [(r["query"].get("vid"), r["status"], r["time"]) for r in a]
+            self.assertEqual([(v, s if s == 503 else s // 100 * 100) for v, s, _ in summary],
+                             [("v-A-1", 503), ("v-A-1", 200), ("v-A-2", 200)],
+                             f"A's calls (vid, status, time): {summary}")
+            first, retry, second = (wall_ms(r["time"]) for r in a)
+            self.assertGreaterEqual(retry - first, self.DELAY_MS - 10,
+                                    "A-1's retry waited retry.delays_ms[0]")
+            self.assertEqual(got["A-1"][0].json["attempts"], 2)
+
+            # Every other key finished while A-1 waited for its retry.
+            late = sorted((wall_ms(got[e][0].json["completedAt"]) - retry, e) for e in others
+                          if wall_ms(got[e][0].json["completedAt"]) >= retry)
+            self.assertEqual(late, [],
+                             f"{len(late)} other-key outcomes completed only after A's retry "
+                             f"(ms after it, eventId): {late[:5]}")
+            other_reqs = [r for r in engagement_requests(stack) if request_sub(r) != "retry-A"]
+            self.assertEqual(len(other_reqs), len(others))
+            self.assertLess(max(wall_ms(r["time"]) for r in other_reqs), retry)
+
+            # A-2 waited behind A-1's retry: asked only once that was answered.
+            self.assertGreaterEqual(second, retry + int(a[1]["delayMs"]),
+                                    "A-2 requested before A-1's retry was answered")
+            self.assertGreaterEqual(second - first, self.DELAY_MS - 10,
+                                    "A-2 overtook A-1 while it waited for its retry")
+            self.assertGreaterEqual(wall_ms(got["A-2"][0].json["completedAt"]),
+                                    wall_ms(got["A-1"][0].json["completedAt"]))
+
+
+# --- 3. backpressure ----------------------------------------------------------
+
+class Backpressure(unittest.TestCase):
+    COUNT = 20000
+    MAX_IN_FLIGHT, HIGH, LOW = 50, 200, 100
+    LATENCY_MS = 2000
+    SAMPLE_S, SAMPLES, WARMUP = 0.5, 40, 8   # 20 s of samples, first 4 s warm-up
+    MAX_RSS_KIB = 64 * 1024
+    MAX_SPREAD_KIB = 4 * 1024
+
+    def test_slow_api_memory_flat_in_flight_bounded(self):
+        with Stack(partitions=6, sim_args=["--latency-ms", str(self.LATENCY_MS)]) as stack:
+            w = stack.worker(
+                monitoring={"max_in_flight": self.MAX_IN_FLIGHT, "timeout_ms": 20000},
+                worker={"queue_high_watermark": self.HIGH, "queue_low_watermark": self.LOW,
+                        "shutdown_timeout_ms": 5000},
+                log={"level": "info"})
+            wait_assigned(self, w)
+            time.sleep(1.0)
+            baseline = w.rss_kib()
+
+            ids = [f"bp-{i:05d}" for i in range(self.COUNT)]
+            # Small events (about 80 bytes): 20,000 over 6 partitions stay far
+            # below the mock's 5 MiB per partition.
+            stack.produce((f"k{i:05d}", event(eid, f"s{i:05d}")) for i, eid in enumerate(ids))
+
+            rss = []
+            for _ in range(self.SAMPLES):
+                self.assertTrue(w.alive(), "worker died")
+                rss.append(w.rss_kib())
+                time.sleep(self.SAMPLE_S)
+            slow_reqs = len(engagement_requests(stack))
+
+            # The API gets fast again; everything must come out, once.
+            sim_config(stack, {"latencyMs": 0})
+            out = stack.outcomes(self.COUNT, timeout=120, min_wait=1.0)
+            dead = stack.dead_letters(0, timeout=1.0)
+            self.assertEqual(w.stop(), 0, "clean shutdown")
+
+            log = w.log_text()
+            steady = rss[self.WARMUP:]
+            report = (f"RSS KiB: baseline {baseline}, samples {rss}")
+            print(f"\n  backpressure: baseline {baseline} KiB, max {max(rss)} KiB, "
+                  f"steady spread {max(steady) - min(steady)} KiB, "
+                  f"{slow_reqs} calls while slow", file=sys.stderr)
+            self.assertIn("pausing fetch", log, "the worker never paused fetching")
+            self.assertIn("resuming fetch", log, "the worker never resumed fetching")
+            self.assertLess(max(rss), self.MAX_RSS_KIB, report)
+            self.assertLess(max(steady) - min(steady), self.MAX_SPREAD_KIB, report)
+            # While the API was slow only what fits in the window went out:
+            # at most max_in_flight per latency (plus one window).
+            bound = (self.SAMPLES * self.SAMPLE_S * 1000 / self.LATENCY_MS + 2) * self.MAX_IN_FLIGHT
+            self.assertLess(slow_reqs, bound, "more calls than max_in_flight allows")
+
+            self.assertEqual(dead, [], "no event should fail")
+            exactly_once(self, out, ids, "outcomes")
+            reqs = engagement_requests(stack)
+            self.assertEqual(len(reqs), self.COUNT, "one API call per event")
+            peak = max_concurrency(reqs)
+            self.assertLessEqual(peak, self.MAX_IN_FLIGHT,
+                                 f"{peak} requests in flight at once (max_in_flight "
+                                 f"{self.MAX_IN_FLIGHT})")
+            self.assertGreaterEqual(peak, self.MAX_IN_FLIGHT * 8 // 10,
+                                    "the slow API should have filled the window")
+
+
+# --- 4. idle CPU ----------------------------------------------------------------
+
+class IdleCpu(unittest.TestCase):
+    IDLE_S = 10.0
+    MAX_CPU_S = 0.1
+
+    def test_idle_worker_sleeps(self):
+        with Stack(partitions=3) as stack:
+            w = stack.worker()
+            wait_assigned(self, w)
+            time.sleep(1.0)  # let the assignment settle (first fetches, commits)
+            before = w.cpu_seconds()
+            time.sleep(self.IDLE_S)
+            used = w.cpu_seconds() - before
+            print(f"\n  idle: {used:.3f} CPU s in {self.IDLE_S:.0f} s", file=sys.stderr)
+            self.assertTrue(w.alive())
+            self.assertLess(used, self.MAX_CPU_S,
+                            f"idle worker used {used:.3f} CPU seconds in {self.IDLE_S} s")
+            self.assertEqual(w.stop(), 0, "clean shutdown")
+
+
+if __name__ == "__main__":
+    run("__main__")
