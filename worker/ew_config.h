@@ -69,6 +69,11 @@ typedef struct ew_config {
                 char *ca_bundle;              /* extra CA file, may be NULL */
                 int insecure_skip_verify;     /* default 0 */
                 double rate_limit_per_s;      /* 0 = off (default) */
+                int domain_ttl_s;             /* default 600 */
+                double circuit_failure_ratio; /* default 0.5, 0 = off */
+                int circuit_min_requests;     /* default 20 */
+                int circuit_window_ms;        /* default 10000 */
+                int circuit_cooldown_ms;      /* default 30000 */
                 char *user_agent;             /* default "engagement-worker/VERSION" */
         } monitoring;
 

@@ -23,6 +23,8 @@
 #include <string.h>
 #include <unistd.h>
 
+#include "ew_account.h"
+#include "ew_hash.h"
 #include "ew_keyq.h"
 #include "ew_log.h"
 #include "ew_request.h"
@@ -40,6 +42,7 @@
 typedef enum job_state {
         JOB_QUEUED = 0,
         JOB_READY,
+        JOB_PARKED, /* waiting for its account: host, rate or circuit */
         JOB_IN_FLIGHT,
         JOB_RETRY_WAIT,
         JOB_PUBLISHING,
@@ -49,7 +52,9 @@ typedef enum job_state {
 struct ew_job {
         ew_engine_t *eng;
         ew_job_t *prev, *next;   /* every live job */
-        ew_job_t *rprev, *rnext; /* the ready FIFO */
+        ew_job_t *rprev, *rnext; /* the ready FIFO, or the account's
+                                  * parked FIFO */
+        ew_account_t *acct;
         job_state_t state;
         void *opaque;
 
@@ -100,6 +105,9 @@ struct ew_engine {
         ew_keyq_t *keyq;
         ew_timerq_t *timers;
         ew_sessions_t *sessions;
+        ew_hash_t *accounts;            /* account id -> ew_account_t */
+        ew_account_conf_t acct_conf;
+        ew_timerq_t *acct_timers;       /* wake-ups of parked accounts */
         ew_job_t *jobs;                 /* head of every live job */
         ew_job_t *ready_head, *ready_tail;
         int in_flight;
@@ -206,6 +214,175 @@ static void ready_unlink(ew_engine_t *eng, ew_job_t *job)
                 eng->ready_tail = job->rprev;
         job->rprev = job->rnext = NULL;
         eng->ready--;
+}
+
+/* --- accounts: host, rate limit, circuit ------------------------------- */
+
+static void park(ew_engine_t *eng, ew_job_t *job)
+{
+        ew_account_t *acct = job->acct;
+        ew_job_t *tail     = acct->parked_tail;
+
+        (void)eng;
+        job->state = JOB_PARKED;
+        job->rnext = NULL;
+        job->rprev = tail;
+        if (tail)
+                tail->rnext = job;
+        else
+                acct->parked_head = job;
+        acct->parked_tail = job;
+        acct->parked++;
+}
+
+static void unpark_one(ew_job_t *job)
+{
+        ew_account_t *acct = job->acct;
+
+        if (job->rprev)
+                job->rprev->rnext = job->rnext;
+        else
+                acct->parked_head = job->rnext;
+        if (job->rnext)
+                job->rnext->rprev = job->rprev;
+        else
+                acct->parked_tail = job->rprev;
+        job->rprev = job->rnext = NULL;
+        acct->parked--;
+}
+
+/* Moves the account's parked jobs to the front of the ready FIFO, in their
+ * order: they have waited longest. */
+static void unpark_all(ew_engine_t *eng, ew_account_t *acct)
+{
+        ew_job_t *head = acct->parked_head, *tail = acct->parked_tail, *j;
+
+        if (!head)
+                return;
+        for (j = head; j; j = j->rnext)
+                j->state = JOB_READY;
+        tail->rnext = eng->ready_head;
+        if (eng->ready_head)
+                eng->ready_head->rprev = tail;
+        else
+                eng->ready_tail = tail;
+        eng->ready_head = head;
+        head->rprev     = NULL;
+        eng->ready += acct->parked;
+        acct->parked_head = acct->parked_tail = NULL;
+        acct->parked                          = 0;
+}
+
+static void account_wake_at(ew_engine_t *eng, ew_account_t *acct,
+                            int64_t when)
+{
+        if (ew_timer_scheduled(&acct->wake_timer)) {
+                if (acct->wake_ms <= when)
+                        return;
+                ew_timerq_cancel(eng->acct_timers, &acct->wake_timer);
+        }
+        acct->wake_ms = when;
+        if (ew_timerq_add(eng->acct_timers, &acct->wake_timer, when, acct) ==
+            -1)
+                acct->wake_ms = -1;
+}
+
+static ew_account_t *account_get(ew_engine_t *eng, const char *id)
+{
+        ew_account_t *acct = ew_hash_get(eng->accounts, id, strlen(id));
+
+        if (acct)
+                return acct;
+        acct = ew_account_new(id, &eng->acct_conf, ew_mono_ms());
+        if (!acct)
+                return NULL;
+        /* The table borrows the key: it lives in the account. */
+        if (ew_hash_put(eng->accounts, acct->id, strlen(acct->id), acct,
+                        NULL) == -1) {
+                ew_account_destroy(acct);
+                return NULL;
+        }
+        return acct;
+}
+
+static void on_domain_done(void *opaque, const ew_http_result_t *hr)
+{
+        ew_account_t *acct = opaque;
+        ew_engine_t *eng   = acct->lookup_owner;
+        int64_t now        = ew_mono_ms();
+        char errstr[256];
+        char *url = NULL;
+
+        acct->lookup = NULL;
+        if (hr->status == 200)
+                url = ew_account_parse_domain(
+                    hr->body, hr->body_len,
+                    eng->conf->monitoring.discovered_scheme, errstr,
+                    sizeof(errstr));
+        else if (hr->status == 0)
+                ew_snprintf(errstr, sizeof(errstr), "%s",
+                            hr->error ? hr->error : "transport error");
+        else
+                ew_snprintf(errstr, sizeof(errstr), "HTTP %d", hr->status);
+
+        if (url && ew_account_domain_set(acct, url, now) == 0) {
+                EW_INFO("engine", "account %s: Monitoring API at %s (for %d s)",
+                        acct->id, url, eng->conf->monitoring.domain_ttl_s);
+                unpark_all(eng, acct);
+        } else {
+                int64_t backoff = ew_account_domain_failed(acct, now);
+                EW_WARN("engine",
+                        "account %s: Domain API lookup failed (%s); %s, next "
+                        "try in %lld ms",
+                        acct->id, errstr,
+                        acct->base_url ? "keeping the known host"
+                                       : "its events wait",
+                        (long long)backoff);
+                account_wake_at(eng, acct, now + backoff);
+        }
+        free(url);
+        pump(eng);
+}
+
+/* Starts a Domain API lookup of the account's smt host, unless one runs. */
+static void domain_lookup(ew_engine_t *eng, ew_account_t *acct)
+{
+        char errstr[256];
+        char *id, *url;
+        size_t n;
+
+        if (acct->lookup)
+                return;
+        id = ew_request_pct_encode(acct->id);
+        n  = strlen(eng->conf->monitoring.csds_base_url) + (id ? strlen(id) : 0) +
+            64;
+        url = malloc(n);
+        if (!id || !url) {
+                free(id);
+                free(url);
+                account_wake_at(eng, acct,
+                                ew_mono_ms() +
+                                    ew_account_domain_failed(acct, ew_mono_ms()));
+                return;
+        }
+        ew_snprintf(url, n, "%s/api/account/%s/service/smt/baseURI.json?version=1.0",
+                    eng->conf->monitoring.csds_base_url, id);
+        acct->lookup_owner = eng;
+        acct->lookup = ew_http_get(eng->http, url, on_domain_done, acct, errstr,
+                                   sizeof(errstr));
+        if (!acct->lookup) {
+                EW_WARN("engine", "account %s: cannot start the Domain API "
+                                  "lookup: %s",
+                        acct->id, errstr);
+                account_wake_at(eng, acct,
+                                ew_mono_ms() +
+                                    ew_account_domain_failed(acct, ew_mono_ms()));
+        } else {
+                EW_DEBUG("engine", "account %s: looking up its host at %s",
+                         acct->id, url);
+        }
+        free(id);
+        free(url);
 }
 
 /* The job's API work is over: the next event of its key may start. */
@@ -406,6 +583,24 @@ static void schedule_retry(ew_job_t *job, const char *retry_after)
         }
 }
 
+/* Counts a finished call on the account's circuit breaker. */
+static void account_record(ew_engine_t *eng, ew_account_t *acct, int failed)
+{
+        if (!ew_account_record(acct, ew_mono_ms(), failed))
+                return;
+        if (acct->circuit == EW_CIRCUIT_OPEN) {
+                EW_WARN("engine",
+                        "account %s: circuit open after repeated failures; its "
+                        "calls wait %d ms, then one probe decides",
+                        acct->id, eng->conf->monitoring.circuit_cooldown_ms);
+                account_wake_at(eng, acct, acct->open_until_ms);
+        } else if (acct->circuit == EW_CIRCUIT_CLOSED) {
+                EW_INFO("engine", "account %s: circuit closed again",
+                        acct->id);
+                unpark_all(eng, acct);
+        }
+}
+
 static void on_http_done(void *opaque, const ew_http_result_t *hr)
 {
         ew_job_t *job    = opaque;
@@ -431,6 +626,8 @@ static void on_http_done(void *opaque, const ew_http_result_t *hr)
                 ew_response_classify(eng->conf->monitoring.api_version,
                                      hr->status, hr->body, hr->body_len, res);
         }
+
+        account_record(eng, job->acct, res->kind == EW_RESULT_RETRYABLE);
 
         switch (res->kind) {
         case EW_RESULT_ENGAGEMENT:
@@ -517,7 +714,7 @@ static void dispatch(ew_job_t *job)
         if (!job->vid_sid_set)
                 choose_visit(job);
         memset(&params, 0, sizeof(params));
-        params.base_url            = eng->conf->monitoring.base_url;
+        params.base_url            = job->acct->base_url;
         params.account_id          = job->account;
         params.app_installation_id = job->app;
         params.api_version         = eng->conf->monitoring.api_version;
@@ -538,6 +735,7 @@ static void dispatch(ew_job_t *job)
                 /* Could not even start: counts as a failed attempt. */
                 ew_result_clear(&job->result);
                 ew_response_transport_error(errstr, &job->result);
+                account_record(eng, job->acct, 1);
                 schedule_retry(job, NULL);
                 return;
         }
@@ -545,15 +743,33 @@ static void dispatch(ew_job_t *job)
         eng->in_flight++;
 }
 
+/* Starts ready jobs while slots are free; a job whose account cannot take
+ * a call now (host unknown, no token, circuit open) is parked on it. */
 static void pump(ew_engine_t *eng)
 {
+        int discover = eng->conf->monitoring.base_url == NULL;
+        int64_t now  = ew_mono_ms();
+
         if (eng->no_pump)
                 return;
         while (eng->ready_head &&
                eng->in_flight < eng->conf->monitoring.max_in_flight) {
-                ew_job_t *job = eng->ready_head;
+                ew_job_t *job      = eng->ready_head;
+                ew_account_t *acct = job->acct;
+                int64_t wake       = -1;
+                ew_admit_t admit;
+
                 ready_unlink(eng, job);
-                dispatch(job);
+                if (discover && ew_account_domain_due(acct, now))
+                        domain_lookup(eng, acct);
+                admit = ew_account_admit(acct, now, &wake);
+                if (admit == EW_ADMIT_OK) {
+                        dispatch(job);
+                        continue;
+                }
+                park(eng, job);
+                if (wake >= 0)
+                        account_wake_at(eng, acct, wake);
         }
 }
 
@@ -575,12 +791,22 @@ ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,
                    (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
         if (!eng->rng)
                 eng->rng = 1;
-        eng->keyq     = ew_keyq_new(0);
-        eng->timers   = ew_timerq_new(0);
+        eng->acct_conf.base_url      = conf->monitoring.base_url;
+        eng->acct_conf.rate_per_s    = conf->monitoring.rate_limit_per_s;
+        eng->acct_conf.failure_ratio = conf->monitoring.circuit_failure_ratio;
+        eng->acct_conf.min_requests  = conf->monitoring.circuit_min_requests;
+        eng->acct_conf.window_ms     = conf->monitoring.circuit_window_ms;
+        eng->acct_conf.cooldown_ms   = conf->monitoring.circuit_cooldown_ms;
+        eng->acct_conf.domain_ttl_ms = conf->monitoring.domain_ttl_s * 1000;
+        eng->accounts    = ew_hash_new(0);
+        eng->acct_timers = ew_timerq_new(0);
+        eng->keyq        = ew_keyq_new(0);
+        eng->timers      = ew_timerq_new(0);
         eng->sessions = ew_sessions_new(
             (size_t)conf->worker.session_cache_size,
             (int64_t)conf->worker.session_ttl_s * 1000);
-        if (!eng->keyq || !eng->timers || !eng->sessions)
+        if (!eng->keyq || !eng->timers || !eng->sessions || !eng->accounts ||
+            !eng->acct_timers)
                 goto oom;
         return eng;
 
@@ -588,6 +814,20 @@ oom:
         ew_snprintf(errstr, errstr_size, "out of memory creating the engine");
         ew_engine_destroy(eng);
         return NULL;
+}
+
+static int destroy_account(const void *key, size_t keylen, void *value,
+                           void *arg)
+{
+        ew_account_t *acct = value;
+        ew_engine_t *eng   = arg;
+
+        (void)key;
+        (void)keylen;
+        if (acct->lookup)
+                ew_http_cancel(eng->http, acct->lookup);
+        ew_account_destroy(acct);
+        return EW_HASH_REMOVE;
 }
 
 void ew_engine_destroy(ew_engine_t *eng)
@@ -604,6 +844,10 @@ void ew_engine_destroy(ew_engine_t *eng)
                         eng->hooks.dropped(eng->hooks.arg, job->opaque);
                 job_free(job);
         }
+        if (eng->accounts)
+                ew_hash_foreach(eng->accounts, destroy_account, eng);
+        ew_hash_destroy(eng->accounts);
+        ew_timerq_destroy(eng->acct_timers);
         ew_keyq_destroy(eng->keyq);
         ew_timerq_destroy(eng->timers);
         ew_sessions_destroy(eng->sessions);
@@ -689,6 +933,12 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
                             "monitoring.account_id is not set");
                 return 0;
         }
+        job->acct = account_get(eng, job->account);
+        if (!job->acct) {
+                finish_dead(job, EW_DEAD_INVALID_EVENT,
+                            "accountId: out of memory tracking the account");
+                return 0;
+        }
         if (!job->app) {
                 finish_dead(job, EW_DEAD_INVALID_EVENT,
                             "appInstallationId: missing: the event has none "
@@ -737,8 +987,12 @@ oom:
 
 long ew_engine_timeout_ms(const ew_engine_t *eng)
 {
-        int64_t due = ew_timerq_next_due(eng->timers);
+        int64_t due  = ew_timerq_next_due(eng->timers);
+        int64_t adue = ew_timerq_next_due(eng->acct_timers);
         int64_t now;
+
+        if (adue >= 0 && (due < 0 || adue < due))
+                due = adue;
 
         if (due < 0)
                 return -1;
@@ -751,6 +1005,15 @@ void ew_engine_run_timers(ew_engine_t *eng)
         int64_t now = ew_mono_ms();
         ew_job_t *job;
 
+        ew_account_t *acct;
+
+        while ((acct = ew_timerq_pop_due(eng->acct_timers, now))) {
+                acct->wake_ms = -1;
+                if (acct->domain == EW_DOMAIN_FAILED &&
+                    ew_account_domain_due(acct, now))
+                        domain_lookup(eng, acct);
+                unpark_all(eng, acct);
+        }
         while ((job = ew_timerq_pop_due(eng->timers, now))) {
                 if (job->state == JOB_RETRY_WAIT)
                         ready_push(eng, job);
@@ -808,6 +1071,9 @@ int ew_engine_abandon(ew_engine_t *eng, int (*pred)(void *opaque, void *arg),
                 case JOB_READY:
                         ready_unlink(eng, job);
                         break;
+                case JOB_PARKED:
+                        unpark_one(job);
+                        break;
                 case JOB_RETRY_WAIT:
                         ew_timerq_cancel(eng->timers, &job->timer);
                         break;
@@ -817,6 +1083,10 @@ int ew_engine_abandon(ew_engine_t *eng, int (*pred)(void *opaque, void *arg),
                         ew_http_cancel(eng->http, job->req);
                         job->req = NULL;
                         eng->in_flight--;
+                        /* If it was the half-open circuit's probe, the next
+                         * call may probe instead. */
+                        if (job->acct->circuit == EW_CIRCUIT_HALF_OPEN)
+                                job->acct->probe_out = 0;
                         break;
                 default: /* queued (handled above) or publishing */
                         continue;

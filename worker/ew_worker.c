@@ -363,12 +363,6 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
         if (conf->log.format && !strcmp(conf->log.format, "json"))
                 ew_log_set_format(EW_LOG_FORMAT_JSON);
 
-        if (!conf->monitoring.base_url || !*conf->monitoring.base_url) {
-                ew_snprintf(errstr, errstr_size,
-                            "monitoring.base_url is required (domain "
-                            "discovery through CSDS is not available yet)");
-                return -1;
-        }
         if (conf->monitoring.insecure_skip_verify)
                 EW_WARN("worker", "monitoring.insecure_skip_verify is set: TLS "
                                   "certificates of the API are NOT verified");
@@ -428,7 +422,9 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
                 EW_NAME " " EW_VERSION " started: %s -> %s (dead letters: %s), "
                         "API %s v%s, max in flight %d",
                 conf->kafka.input_topic, conf->kafka.output_topic,
-                conf->kafka.dead_letter_topic, conf->monitoring.base_url,
+                conf->kafka.dead_letter_topic,
+                conf->monitoring.base_url ? conf->monitoring.base_url
+                                          : "discovered per account",
                 ew_api_version_str(conf->monitoring.api_version),
                 conf->monitoring.max_in_flight);
 

@@ -182,6 +182,11 @@ static const char *const all_keys[] = {
     "monitoring.ca_bundle",
     "monitoring.insecure_skip_verify",
     "monitoring.rate_limit_per_s",
+    "monitoring.domain_ttl_s",
+    "monitoring.circuit_failure_ratio",
+    "monitoring.circuit_min_requests",
+    "monitoring.circuit_window_ms",
+    "monitoring.circuit_cooldown_ms",
     "monitoring.user_agent",
     "retry.delays_ms",
     "retry.jitter",
@@ -451,7 +456,9 @@ static void test_error_message_format(void)
                  "discovered_scheme, account_id, app_installation_id, "
                  "api_version, timeout_ms, connect_timeout_ms, "
                  "max_in_flight, ca_bundle, insecure_skip_verify, "
-                 "rate_limit_per_s, user_agent)");
+                 "rate_limit_per_s, domain_ttl_s, circuit_failure_ratio, "
+                  "circuit_min_requests, circuit_window_ms, "
+                  "circuit_cooldown_ms, user_agent)");
 }
 
 typedef struct err_case {
