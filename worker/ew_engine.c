@@ -477,6 +477,7 @@ static void finish_outcome(ew_job_t *job)
                 return;
         }
         job->out.dead_letter = 0;
+        job->out.kind        = job->result.kind;
         job->out.key         = ew_message_key(job->key, job->key_len, job->ev,
                                               &job->out.key_len);
         job->out.value       = job->out_value;

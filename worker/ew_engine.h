@@ -70,6 +70,8 @@ typedef struct ew_output {
         const char *event_id;
         const ew_dead_letter_t *dead; /* the failure, for a dead letter;
                                        * NULL for an outcome */
+        ew_result_kind_t kind;        /* outcome: ENGAGEMENT, CONVERSATION or
+                                       * UNAVAILABLE */
         const ew_source_t *source;
 } ew_output_t;
 

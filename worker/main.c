@@ -1,9 +1,10 @@
 /*
  * engagement-worker - command line entry point. Only main() decides to exit.
  *
- *   engagement-worker [run] --config FILE          run as a consumer-group member
- *   engagement-worker --config FILE --check-config validate, print effective config
- *   engagement-worker --config-reference           print every key as Markdown
+ *   engagement-worker [run] --config FILE          a consumer-group member
+ *   engagement-worker batch --config FILE --input F evaluate a file of events
+ *   engagement-worker --config FILE --check-config validate, print config
+ *   engagement-worker --config-reference           every key as Markdown
  *   engagement-worker --version | --help
  *
  * The config path falls back to $ENGAGEMENT_WORKER_CONFIG.
@@ -17,15 +18,17 @@
 #include <json-c/json_c_version.h>
 #include <librdkafka/rdkafka.h>
 
+#include "ew_batch.h"
 #include "ew_config.h"
 #include "ew_log.h"
 #include "ew_version.h"
 #include "ew_worker.h"
 
-static void usage(FILE *fp)
+static void usage_run(FILE *fp)
 {
         fprintf(fp,
                 "Usage: " EW_NAME " [run] [--config FILE] [options]\n"
+                "       " EW_NAME " batch --config FILE --input FILE [...]\n"
                 "\n"
                 "Consumes visitor-activity events from Kafka, asks LivePerson's\n"
                 "Monitoring API (engagement method, on behalf of each consumer)\n"
@@ -42,11 +45,53 @@ static void usage(FILE *fp)
                 "  -V, --version         print version and library versions\n"
                 "  -h, --help            this text\n"
                 "\n"
+                "Subcommands (each has --help):\n"
+                "  run      the default: one member of the consumer group\n"
+                "  batch    evaluate a file of events without Kafka\n"
+                "\n"
                 "Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid\n"
-                "--check-config; 1 on a configuration or start-up error; 2 on a\n"
-                "usage error.\n"
+                "--check-config; 1 on a configuration or start-up error, or when\n"
+                "a second signal cut the shutdown short; 2 on a usage error.\n"
                 "\n"
                 "Documentation: README.md, docs/configuration.md, docs/contracts.md\n");
+}
+
+static void usage_batch(FILE *fp)
+{
+        fprintf(fp,
+                "Usage: " EW_NAME " batch --config FILE --input FILE|- "
+                "[--output FILE|-]\n"
+                "                         [--dead-letter FILE] "
+                "[--progress|--no-progress]\n"
+                "\n"
+                "Batch eligibility evaluation without Kafka. Reads visitor events\n"
+                "as NDJSON (one event per line, the inbound contract of\n"
+                "docs/contracts.md; - for stdin) and runs them through the same\n"
+                "engine as the worker: concurrency (monitoring.max_in_flight),\n"
+                "per-key order, the retry policy, sessions, rate limit and\n"
+                "circuit breaker. Kafka settings are not used.\n"
+                "\n"
+                "  -c, --config FILE       YAML configuration\n"
+                "  -i, --input FILE        events, one JSON object per line; - is "
+                "stdin\n"
+                "  -o, --output FILE       outcome lines (default: stdout)\n"
+                "  -d, --dead-letter FILE  dead-letter lines: the dead-letter "
+                "header\n"
+                "                          fields as JSON keys plus \"event\", the\n"
+                "                          original line (default: with the "
+                "outcomes)\n"
+                "      --progress          progress line on stderr (default: when\n"
+                "                          stderr is a terminal)\n"
+                "      --no-progress       no progress line\n"
+                "  -h, --help              this text\n"
+                "\n"
+                "A summary goes to stderr at the end. An event's source is\n"
+                "{\"topic\": <input>, \"partition\": 0, \"offset\": <line "
+                "number>}.\n"
+                "\n"
+                "Exit status: 0 when every event got an outcome; 3 when some went\n"
+                "to dead letters; 1 on an error; 2 on a usage error; 130 when\n"
+                "interrupted (SIGINT/SIGTERM: events already read are finished).\n");
 }
 
 static void version(void)
@@ -56,7 +101,102 @@ static void version(void)
                curl_version(), json_c_version());
 }
 
-int main(int argc, char **argv)
+static ew_config_t *load_config(const char *path)
+{
+        ew_config_t *conf;
+        ew_log_level_t level;
+        char errstr[1024];
+
+        if (!path || !*path) {
+                fprintf(stderr, EW_NAME ": no configuration: pass --config "
+                                "FILE or set ENGAGEMENT_WORKER_CONFIG\n");
+                return NULL;
+        }
+        conf = ew_config_load(path, errstr, sizeof(errstr));
+        if (!conf) {
+                fprintf(stderr, EW_NAME ": %s\n", errstr);
+                return NULL;
+        }
+        if (conf->log.level && ew_log_level_parse(conf->log.level, &level) == 0)
+                ew_log_set_level(level);
+        if (conf->log.format && !strcmp(conf->log.format, "json"))
+                ew_log_set_format(EW_LOG_FORMAT_JSON);
+        return conf;
+}
+
+static int cmd_batch(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"config", required_argument, NULL, 'c'},
+            {"input", required_argument, NULL, 'i'},
+            {"output", required_argument, NULL, 'o'},
+            {"dead-letter", required_argument, NULL, 'd'},
+            {"progress", no_argument, NULL, 'p'},
+            {"no-progress", no_argument, NULL, 'P'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        const char *config_path = getenv("ENGAGEMENT_WORKER_CONFIG");
+        ew_batch_opts_t bo      = {NULL, NULL, NULL, -1};
+        ew_batch_summary_t sum;
+        ew_config_t *conf;
+        char errstr[1024] = "";
+        int opt, rc;
+
+        while ((opt = getopt_long(argc, argv, "c:i:o:d:h", opts, NULL)) != -1) {
+                switch (opt) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'i':
+                        bo.input = optarg;
+                        break;
+                case 'o':
+                        bo.output = optarg;
+                        break;
+                case 'd':
+                        bo.dead_letter = optarg;
+                        break;
+                case 'p':
+                        bo.progress = 1;
+                        break;
+                case 'P':
+                        bo.progress = 0;
+                        break;
+                case 'h':
+                        usage_batch(stdout);
+                        return 0;
+                default:
+                        usage_batch(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc || !bo.input) {
+                fprintf(stderr, EW_NAME " batch: %s\n",
+                        optind < argc ? "unexpected argument"
+                                      : "--input FILE is required");
+                usage_batch(stderr);
+                return 2;
+        }
+        conf = load_config(config_path);
+        if (!conf)
+                return config_path && *config_path ? 1 : 2;
+
+        rc = ew_batch_run(conf, &bo, &sum, errstr, sizeof(errstr));
+        if (rc == 1)
+                fprintf(stderr, EW_NAME " batch: %s\n", errstr);
+        fprintf(stderr,
+                EW_NAME " batch: %lld events in %.1f s: %lld engagement, %lld "
+                        "conversation, %lld unavailable; dead letters: %lld "
+                        "invalid_event, %lld rejected, %lld retries_exhausted%s\n",
+                sum.events, sum.seconds, sum.engagement, sum.conversation,
+                sum.unavailable, sum.invalid_event, sum.rejected,
+                sum.retries_exhausted, rc == 130 ? " (interrupted)" : "");
+        ew_config_destroy(conf);
+        return rc;
+}
+
+static int cmd_run(int argc, char **argv)
 {
         static const struct option opts[] = {
             {"config", required_argument, NULL, 'c'},
@@ -68,16 +208,9 @@ int main(int argc, char **argv)
         };
         const char *config_path = getenv("ENGAGEMENT_WORKER_CONFIG");
         int check_only          = 0;
-        ew_config_t *conf       = NULL;
+        ew_config_t *conf;
         char errstr[1024];
-        int opt, rc = 1;
-
-        /* "run" is the default and only subcommand so far. */
-        if (argc > 1 && !strcmp(argv[1], "run")) {
-                argv[1] = argv[0];
-                argv++;
-                argc--;
-        }
+        int opt, rc;
 
         while ((opt = getopt_long(argc, argv, "c:Vh", opts, NULL)) != -1) {
                 switch (opt) {
@@ -94,43 +227,44 @@ int main(int argc, char **argv)
                         version();
                         return 0;
                 case 'h':
-                        usage(stdout);
+                        usage_run(stdout);
                         return 0;
                 default:
-                        usage(stderr);
+                        usage_run(stderr);
                         return 2;
                 }
         }
         if (optind < argc) {
                 fprintf(stderr, EW_NAME ": unexpected argument '%s'\n",
                         argv[optind]);
-                usage(stderr);
+                usage_run(stderr);
                 return 2;
         }
-        if (!config_path || !*config_path) {
-                fprintf(stderr, EW_NAME ": no configuration: pass --config "
-                                "FILE or set ENGAGEMENT_WORKER_CONFIG\n");
-                return 2;
-        }
-
-        conf = ew_config_load(config_path, errstr, sizeof(errstr));
-        if (!conf) {
-                fprintf(stderr, EW_NAME ": %s\n", errstr);
-                return 1;
-        }
+        conf = load_config(config_path);
+        if (!conf)
+                return config_path && *config_path ? 1 : 2;
 
         if (check_only) {
                 ew_config_print(conf, stdout);
                 fprintf(stderr, EW_NAME ": %s: configuration is valid\n",
                         config_path);
-                rc = 0;
-                goto done;
+                ew_config_destroy(conf);
+                return 0;
         }
-
-        rc = ew_worker_run(conf, errstr, sizeof(errstr)) == 0 ? 0 : 1;
-        if (rc)
+        rc = ew_worker_run(conf, errstr, sizeof(errstr));
+        if (rc == -1)
                 fprintf(stderr, EW_NAME ": %s\n", errstr);
-done:
         ew_config_destroy(conf);
-        return rc;
+        return rc == 0 ? 0 : 1;
+}
+
+int main(int argc, char **argv)
+{
+        /* A subcommand takes argv[1]'s place; getopt then sees its
+         * options. */
+        if (argc > 1 && !strcmp(argv[1], "batch"))
+                return cmd_batch(argc - 1, argv + 1);
+        if (argc > 1 && !strcmp(argv[1], "run"))
+                return cmd_run(argc - 1, argv + 1);
+        return cmd_run(argc, argv);
 }

@@ -14,16 +14,18 @@ added before answering, so a request occupies [time, time + delayMs].
 """
 
 import calendar
+import contextlib
 import http.client
 import json
 import os
+import shutil
 import sys
 import time
 import unittest
 import urllib.parse
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Stack, by_event, run  # noqa: E402
+from harness import BUILD, Stack, by_event, run  # noqa: E402
 
 ENGAGEMENT_PATH_END = "/engagement"
 
@@ -61,8 +63,17 @@ def by_sub(reqs):
 
 # The simulator's clocks tick in whole milliseconds (its "time" is the wall
 # clock truncated, its latency timer a truncated monotonic deadline), so an
-# answer may leave up to ~1 ms before time + delayMs: allow this much.
+# answer may leave up to ~1 ms before time + delayMs; and the latency runs on
+# the monotonic clock while "time" is wall time, which NTP may slew by up to
+# 0.05%. Measured without slack: a 2 s latency showed 54 "concurrent"
+# requests for 50 slots; with 1 ms, 50.
 CLOCK_SLACK_MS = 2
+
+
+def answered_ms(req):
+    """Earliest wall-clock ms at which req can have been answered."""
+    delay = int(req["delayMs"])
+    return wall_ms(req["time"]) + delay - CLOCK_SLACK_MS - delay // 1000
 
 
 def overlaps(reqs):
@@ -70,19 +81,18 @@ def overlaps(reqs):
     received before the earlier one had been answered."""
     bad = []
     for prev, cur in zip(reqs, reqs[1:]):
-        answered = wall_ms(prev["time"]) + int(prev["delayMs"]) - CLOCK_SLACK_MS
-        if wall_ms(cur["time"]) < answered:
+        if wall_ms(cur["time"]) < answered_ms(prev):
             bad.append((prev, cur))
     return bad
 
 
 def max_concurrency(reqs):
     """Most requests the simulator held at once, each occupying the half-open
-    interval [time, time + delayMs - CLOCK_SLACK_MS)."""
+    interval [time, answered_ms)."""
     points = []
     for r in reqs:
         start = wall_ms(r["time"])
-        end = start + int(r["delayMs"]) - CLOCK_SLACK_MS
+        end = answered_ms(r)
         if end > start:
             points.append((start, 1))
             points.append((end, -1))
@@ -118,6 +128,32 @@ def event(event_id, sub, vid=None, **extra):
     return ev
 
 
+@contextlib.contextmanager
+def stack_of(**kw):
+    """A Stack that is closed in any case; its directory (logs, request log)
+    is removed when the test passed and kept, and named, when it failed."""
+    stack = Stack(**kw)
+    try:
+        yield stack
+    except BaseException:
+        stack.close()
+        print(f"\n  logs kept in {stack.dir}", file=sys.stderr)
+        raise
+    stack.close()
+    shutil.rmtree(stack.dir, ignore_errors=True)
+
+
+def sanitized_build():
+    """True when the binaries under test were built with EW_SANITIZE (their
+    memory use says nothing about the worker's)."""
+    try:
+        with open(os.path.join(BUILD, "CMakeCache.txt")) as f:
+            return any(line.strip() in ("EW_SANITIZE:BOOL=ON", "EW_SANITIZE:BOOL=TRUE")
+                       for line in f)
+    except OSError:
+        return False
+
+
 def wait_assigned(test, worker, timeout=30):
     test.assertTrue(worker.wait_log("assigned ", timeout=timeout),
                     f"worker got no partitions:\n{worker.log_text()[-2000:]}")
@@ -141,7 +177,7 @@ class PerKeyOrdering(unittest.TestCase):
     KEYS, PER_KEY = 100, 20
 
     def test_one_request_per_key_at_a_time_in_offset_order(self):
-        with Stack(partitions=3, sim_args=["--latency-ms", "5", "--latency-jitter-ms", "35"]) as stack:
+        with stack_of(partitions=3, sim_args=["--latency-ms", "5", "--latency-jitter-ms", "35"]) as stack:
             w = stack.worker(monitoring={"max_in_flight": 64, "timeout_ms": 5000})
             events, ids = [], []
             # Round robin over keys: one key's events are spread over the
@@ -200,7 +236,7 @@ class RetryBlocksOnlyItsKey(unittest.TestCase):
         scenario = {"default": "expose",
                     "rules": [{"match": {"sub": "retry-A"}, "behaviour": "fail", "count": 1,
                                "status": 503, "then": "expose"}]}
-        with Stack(partitions=3, scenario=scenario) as stack:
+        with stack_of(partitions=3, scenario=scenario) as stack:
             w = stack.worker(retry={"delays_ms": [self.DELAY_MS, self.DELAY_MS], "jitter": 0.0})
             events = [("key-A", event("A-1", "retry-A", vid="v-A-1"))]
             others = []
@@ -255,11 +291,15 @@ class Backpressure(unittest.TestCase):
     MAX_IN_FLIGHT, HIGH, LOW = 50, 200, 100
     LATENCY_MS = 2000
     SAMPLE_S, SAMPLES, WARMUP = 0.5, 40, 8   # 20 s of samples, first 4 s warm-up
+    # Measured (2 cores): baseline ~13 MiB, peak ~21 MiB, spread after
+    # warm-up < 0.1 MiB. With fetching never paused (watermarks 1000000) the
+    # worker takes all 20,000 events in at once: peak ~90 MiB.
     MAX_RSS_KIB = 64 * 1024
+    MAX_GROWTH_KIB = 24 * 1024
     MAX_SPREAD_KIB = 4 * 1024
 
     def test_slow_api_memory_flat_in_flight_bounded(self):
-        with Stack(partitions=6, sim_args=["--latency-ms", str(self.LATENCY_MS)]) as stack:
+        with stack_of(partitions=6, sim_args=["--latency-ms", str(self.LATENCY_MS)]) as stack:
             w = stack.worker(
                 monitoring={"max_in_flight": self.MAX_IN_FLIGHT, "timeout_ms": 20000},
                 worker={"queue_high_watermark": self.HIGH, "queue_low_watermark": self.LOW,
@@ -289,14 +329,20 @@ class Backpressure(unittest.TestCase):
 
             log = w.log_text()
             steady = rss[self.WARMUP:]
-            report = (f"RSS KiB: baseline {baseline}, samples {rss}")
+            report = f"RSS KiB: baseline {baseline}, samples every {self.SAMPLE_S} s {rss}"
             print(f"\n  backpressure: baseline {baseline} KiB, max {max(rss)} KiB, "
                   f"steady spread {max(steady) - min(steady)} KiB, "
                   f"{slow_reqs} calls while slow", file=sys.stderr)
             self.assertIn("pausing fetch", log, "the worker never paused fetching")
             self.assertIn("resuming fetch", log, "the worker never resumed fetching")
-            self.assertLess(max(rss), self.MAX_RSS_KIB, report)
-            self.assertLess(max(steady) - min(steady), self.MAX_SPREAD_KIB, report)
+            if sanitized_build():
+                print("  sanitizer build: RSS bounds not checked", file=sys.stderr)
+            else:
+                self.assertLess(max(rss), self.MAX_RSS_KIB, "RSS too high; " + report)
+                self.assertLess(max(rss) - baseline, self.MAX_GROWTH_KIB,
+                                "RSS grew with the backlog; " + report)
+                self.assertLess(max(steady) - min(steady), self.MAX_SPREAD_KIB,
+                                "RSS not flat after warm-up; " + report)
             self.assertEqual(dead, [], "no event should fail")
             exactly_once(self, out, ids, "outcomes")
             reqs = engagement_requests(stack)
@@ -316,7 +362,7 @@ class IdleCpu(unittest.TestCase):
     MAX_CPU_S = 0.1
 
     def test_idle_worker_sleeps(self):
-        with Stack(partitions=3) as stack:
+        with stack_of(partitions=3) as stack:
             w = stack.worker()
             wait_assigned(self, w)
             time.sleep(1.0)  # let the assignment settle (first fetches, commits)

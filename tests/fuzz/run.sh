@@ -65,12 +65,12 @@ if [[ -f "$build/CMakeCache.txt" ]] &&
 fi
 
 echo "== build ($build, clang, EW_FUZZ=ON)"
+mkdir -p "$build"
 cmake -S "$src" -B "$build" -DCMAKE_C_COMPILER=clang -DEW_FUZZ=ON \
-      -DEW_TESTS=OFF -DEW_WERROR=ON >"$build.configure.log" 2>&1 || {
-  cat "$build.configure.log" >&2
+      -DEW_TESTS=OFF -DEW_WERROR=ON >"$build/configure.log" 2>&1 || {
+  cat "$build/configure.log" >&2
   exit 2
 }
-rm -f "$build.configure.log"
 cmake --build "$build" -j"$(nproc 2>/dev/null || echo 2)" \
       --target "${targets[@]}" || exit 2
 
@@ -89,7 +89,7 @@ for t in "${targets[@]}"; do
   if ((replay)); then
     # Every file once, each by name, so none is skipped or merged away.
     mapfile -t inputs < <(find "$seeds" "$regr" -type f | sort)
-    "$build/$t" -runs=1 "${extra[@]}" "${inputs[@]}" >"$log" 2>&1
+    "$build/$t" "${extra[@]}" "${inputs[@]}" >"$log" 2>&1
     rc=$?
     summary="${#inputs[@]} inputs"
   else

@@ -45,7 +45,7 @@ static const struct opt {
     {"log", OPT_STR, offsetof(sim_options_t, log_path), 0, 0, "FILE",
      "request log, one JSON object per line; - for stdout"},
     {"threads", OPT_INT, offsetof(sim_options_t, threads), 1, 64, "N",
-     "server threads (default 2)"},
+     "server threads (default 4)"},
     {"apps", OPT_STR, offsetof(sim_options_t, apps), 0, 0, "A,B",
      "known appInstallationIds; others get 404/18 (default: any)"},
     {"session-ttl-s", OPT_SEC_MS, offsetof(sim_options_t, session_ttl_ms), 0,

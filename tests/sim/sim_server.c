@@ -80,7 +80,7 @@ void sim_options_init(sim_options_t *o)
 {
         memset(o, 0, sizeof(*o));
         o->bind            = "127.0.0.1";
-        o->threads         = 2;
+        o->threads         = 4;
         o->max_sessions    = 1000000;
         o->fail_status     = 503;
         o->max_body        = 1 << 20;
