@@ -32,6 +32,9 @@ static const struct {
     {"enable.idempotence", "true", P},
     {"acks", "all", P},
     {"linger.ms", "5", P},
+    /* Java's default partitioner: a key lands on the partition other
+     * clients (and the input's producers) would choose for it. */
+    {"partitioner", "murmur2_random", P},
     {"message.timeout.ms", "60000", P},
 #undef C
 #undef P

@@ -27,25 +27,25 @@
 #define PREFIX "engagement_worker_"
 
 #define MAX_LABEL_VALUES 5 /* the largest fixed label enum (ew_m_class_t) */
-#define MAX_BOUNDS       16
+#define MAX_BOUNDS 16
 
 /* Limits of the HTTP server: a scrape is one short request at a time. */
 #define HTTP_MAX_CONNECTIONS 32
-#define HTTP_TIMEOUT_S       10
+#define HTTP_TIMEOUT_S 10
 
 #define CONTENT_TYPE_METRICS "text/plain; version=0.0.4; charset=utf-8"
-#define CONTENT_TYPE_TEXT    "text/plain; charset=utf-8"
+#define CONTENT_TYPE_TEXT "text/plain; charset=utf-8"
 
 /*
  * Family definitions: the fixed part of the exposition.
  */
 
 typedef struct counter_def {
-        const char *name;
-        const char *help;
-        const char *label;               /* NULL: no label */
-        const char *const *values;       /* label values by index */
-        int cnt;                         /* number of series */
+        const char        *name;
+        const char        *help;
+        const char        *label;  /* NULL: no label */
+        const char *const *values; /* label values by index */
+        int                cnt;    /* number of series */
 } counter_def_t;
 
 static const char *const outcome_values[] = {"engagement", "conversation",
@@ -57,8 +57,8 @@ static const char *const class_values[]   = {"2xx", "3xx", "4xx", "5xx",
 
 static const counter_def_t counter_defs[EW_M_COUNTER_CNT] = {
     [EW_M_EVENTS_CONSUMED] = {PREFIX "events_consumed_total",
-                              "Events taken from the input topic.", NULL,
-                              NULL, 1},
+                              "Events taken from the input topic.", NULL, NULL,
+                              1},
     [EW_M_OUTCOMES]        = {PREFIX "outcomes_total",
                               "Outcomes published, by result.", "outcome",
                               outcome_values, EW_M_OUTCOME_CNT},
@@ -67,11 +67,11 @@ static const counter_def_t counter_defs[EW_M_COUNTER_CNT] = {
                               "kind", dead_values, EW_M_DEAD_CNT},
     [EW_M_API_RESPONSES]   = {PREFIX "api_responses_total",
                               "Answers of the Monitoring API by HTTP status "
-                              "class; transport: no HTTP answer.",
+                                "class; transport: no HTTP answer.",
                               "class", class_values, EW_M_CLASS_CNT},
     [EW_M_RETRIES]         = {PREFIX "retries_total",
                               "API calls scheduled again after a retryable "
-                              "answer.",
+                                      "answer.",
                               NULL, NULL, 1},
 };
 
@@ -81,13 +81,11 @@ typedef struct gauge_def {
 } gauge_def_t;
 
 static const gauge_def_t gauge_defs[EW_M_GAUGE_CNT] = {
-    [EW_M_IN_FLIGHT]            = {PREFIX "in_flight",
-                                   "API requests in flight."},
-    [EW_M_WAITING]              = {PREFIX "waiting",
-                                   "Events taken and not yet finished."},
+    [EW_M_IN_FLIGHT] = {PREFIX "in_flight", "API requests in flight."},
+    [EW_M_WAITING]   = {PREFIX "waiting", "Events taken and not yet finished."},
     [EW_M_PAUSED_PARTITIONS]    = {PREFIX "paused_partitions",
                                    "Assigned partitions whose fetching is "
-                                   "paused."},
+                                      "paused."},
     [EW_M_ASSIGNED_PARTITIONS]  = {PREFIX "assigned_partitions",
                                    "Partitions assigned to this worker."},
     [EW_M_PRODUCER_QUEUE_DEPTH] = {PREFIX "producer_queue_depth",
@@ -98,8 +96,8 @@ static const gauge_def_t gauge_defs[EW_M_GAUGE_CNT] = {
 typedef struct histogram_def {
         const char *name;
         const char *help;
-        double bounds[MAX_BOUNDS]; /* upper bounds, ascending */
-        int cnt;
+        double      bounds[MAX_BOUNDS]; /* upper bounds, ascending */
+        int         cnt;
 } histogram_def_t;
 
 static const histogram_def_t histogram_defs[EW_M_HISTOGRAM_CNT] = {
@@ -123,7 +121,7 @@ static const histogram_def_t histogram_defs[EW_M_HISTOGRAM_CNT] = {
         "Circuit breaker of an account: 0 closed, 1 open, 2 half-open."
 #define LAG_NAME PREFIX "consumer_lag"
 #define LAG_HELP                                                               \
-        "Messages of an assigned partition after its committed offset, "      \
+        "Messages of an assigned partition after its committed offset, "       \
         "from librdkafka statistics."
 
 /*
@@ -138,32 +136,32 @@ typedef struct histogram {
 
 /* One series of a labelled family: its rendered, escaped label set. */
 typedef struct series {
-        char *labels;
+        char   *labels;
         int64_t value;
 } series_t;
 
 typedef struct table {
         series_t *v;
-        int cnt;
-        int cap;
+        int       cnt;
+        int       cap;
 } table_t;
 
 struct ew_metrics {
         _Atomic uint64_t counters[EW_M_COUNTER_CNT][MAX_LABEL_VALUES];
-        _Atomic int64_t gauges[EW_M_GAUGE_CNT];
-        histogram_t histograms[EW_M_HISTOGRAM_CNT];
-        _Atomic int64_t heartbeat_ms;
-        _Atomic int64_t max_age_ms;
-        _Atomic int ready;
+        _Atomic int64_t  gauges[EW_M_GAUGE_CNT];
+        histogram_t      histograms[EW_M_HISTOGRAM_CNT];
+        _Atomic int64_t  heartbeat_ms;
+        _Atomic int64_t  max_age_ms;
+        _Atomic int      ready;
         _Atomic uint64_t series_dropped;
 
         pthread_mutex_t lock; /* protects circuits, lags, last_error */
-        table_t circuits;
-        table_t lags;
-        char last_error[256]; /* the server's last log line */
+        table_t         circuits;
+        table_t         lags;
+        char            last_error[256]; /* the server's last log line */
 
         struct MHD_Daemon *mhd;
-        int port;
+        int                port;
 };
 
 /*
@@ -193,7 +191,7 @@ static int table_find(const table_t *t, const char *labels)
 /* Sets or adds the series. Returns 0, or -1 if full or out of memory. */
 static int table_put(table_t *t, const char *labels, int64_t value)
 {
-        int i = table_find(t, labels);
+        int   i = table_find(t, labels);
         char *copy;
 
         if (i >= 0) {
@@ -203,7 +201,7 @@ static int table_put(table_t *t, const char *labels, int64_t value)
         if (t->cnt >= EW_METRICS_MAX_SERIES)
                 return -1;
         if (t->cnt == t->cap) {
-                int cap = t->cap ? t->cap * 2 : 16;
+                int       cap = t->cap ? t->cap * 2 : 16;
                 series_t *v;
                 if (cap > EW_METRICS_MAX_SERIES)
                         cap = EW_METRICS_MAX_SERIES;
@@ -238,8 +236,8 @@ static void table_remove(table_t *t, const char *labels)
  * Returns 0, or -1 if it does not fit in size (with the NUL). */
 static int escape_label(const char *s, char *buf, size_t size, size_t *lenp)
 {
-        int utf8   = ew_utf8_valid(s, strlen(s));
-        size_t len = *lenp;
+        int    utf8 = ew_utf8_valid(s, strlen(s));
+        size_t len  = *lenp;
 
         for (; *s; s++) {
                 char esc = 0, c = *s;
@@ -292,11 +290,11 @@ static int add_label(char *buf, size_t *lenp, const char *name,
 /* An output text: a caller's fixed buffer (max 0), whose len counts what
  * the whole text needs even past cap, or a buffer that grows up to max. */
 typedef struct out {
-        char *buf;
+        char  *buf;
         size_t cap;
         size_t len;
         size_t max;
-        int failed;
+        int    failed;
 } out_t;
 
 static void out_write(out_t *o, const char *s, size_t n)
@@ -315,7 +313,7 @@ static void out_write(out_t *o, const char *s, size_t n)
         }
         if (o->len + n + 1 > o->cap) {
                 size_t cap = o->cap ? o->cap : 16384;
-                char *buf;
+                char  *buf;
                 while (cap < o->len + n + 1)
                         cap *= 2;
                 if (cap > o->max + 1)
@@ -340,21 +338,21 @@ static void out_write(out_t *o, const char *s, size_t n)
 /* Every formatted piece is one line of a bounded name, a label set of at
  * most EW_METRICS_MAX_LABELS bytes and a number: tmp always holds it. */
 static void out_printf(out_t *o, const char *fmt, ...)
-        __attribute__((format(printf, 2, 3)));
+    __attribute__((format(printf, 2, 3)));
 
 static void out_printf(out_t *o, const char *fmt, ...)
 {
-        char tmp[EW_METRICS_MAX_LABELS + 512];
+        char    tmp[EW_METRICS_MAX_LABELS + 512];
         va_list ap;
-        int n;
+        int     n;
 
         va_start(ap, fmt);
         n = vsnprintf(tmp, sizeof(tmp), fmt, ap);
         va_end(ap);
         if (n < 0)
                 return;
-        out_write(o, tmp, (size_t)n < sizeof(tmp) ? (size_t)n
-                                                  : sizeof(tmp) - 1);
+        out_write(o, tmp,
+                  (size_t)n < sizeof(tmp) ? (size_t)n : sizeof(tmp) - 1);
 }
 
 static void out_family(out_t *o, const char *name, const char *help,
@@ -387,10 +385,10 @@ static void render_histograms(ew_metrics_t *m, out_t *o)
         int h, i;
 
         for (h = 0; h < EW_M_HISTOGRAM_CNT; h++) {
-                const histogram_def_t *d = &histogram_defs[h];
-                histogram_t *hg          = &m->histograms[h];
-                unsigned long long cum   = 0;
-                double sum;
+                const histogram_def_t *d   = &histogram_defs[h];
+                histogram_t           *hg  = &m->histograms[h];
+                unsigned long long     cum = 0;
+                double                 sum;
 
                 out_family(o, d->name, d->help, "histogram");
                 for (i = 0; i <= d->cnt; i++) {
@@ -424,8 +422,8 @@ static void render_table(ew_metrics_t *m, out_t *o, const table_t *t,
 
 static int64_t heartbeat_age_ms(ew_metrics_t *m)
 {
-        int64_t age = ew_mono_ms() - atomic_load_explicit(
-                                         &m->heartbeat_ms, memory_order_relaxed);
+        int64_t age = ew_mono_ms() - atomic_load_explicit(&m->heartbeat_ms,
+                                                          memory_order_relaxed);
         return age > 0 ? age : 0;
 }
 
@@ -451,8 +449,7 @@ static void render(ew_metrics_t *m, out_t *o)
         render_counters(m, o);
         render_histograms(m, o);
         for (g = 0; g < EW_M_GAUGE_CNT; g++) {
-                out_family(o, gauge_defs[g].name, gauge_defs[g].help,
-                           "gauge");
+                out_family(o, gauge_defs[g].name, gauge_defs[g].help, "gauge");
                 out_printf(o, "%s %lld\n", gauge_defs[g].name,
                            (long long)atomic_load_explicit(
                                &m->gauges[g], memory_order_relaxed));
@@ -505,8 +502,8 @@ char *ew_metrics_render_alloc(ew_metrics_t *m, size_t *lenp)
  * Updates.
  */
 
-void ew_metrics_counter_add(ew_metrics_t *m, ew_metrics_counter_t c,
-                            int label, uint64_t n)
+void ew_metrics_counter_add(ew_metrics_t *m, ew_metrics_counter_t c, int label,
+                            uint64_t n)
 {
         if (!m || (int)c < 0 || c >= EW_M_COUNTER_CNT || label < 0 ||
             label >= counter_defs[c].cnt)
@@ -535,8 +532,7 @@ void ew_metrics_gauge_set(ew_metrics_t *m, ew_metrics_gauge_t g, int64_t v)
         atomic_store_explicit(&m->gauges[g], v, memory_order_relaxed);
 }
 
-void ew_metrics_gauge_add(ew_metrics_t *m, ew_metrics_gauge_t g,
-                          int64_t delta)
+void ew_metrics_gauge_add(ew_metrics_t *m, ew_metrics_gauge_t g, int64_t delta)
 {
         if (!m || (int)g < 0 || g >= EW_M_GAUGE_CNT)
                 return;
@@ -546,9 +542,9 @@ void ew_metrics_gauge_add(ew_metrics_t *m, ew_metrics_gauge_t g,
 void ew_metrics_observe(ew_metrics_t *m, ew_metrics_histogram_t h, double v)
 {
         const histogram_def_t *d;
-        histogram_t *hg;
-        double old;
-        int i;
+        histogram_t           *hg;
+        double                 old;
+        int                    i;
 
         if (!m || (int)h < 0 || h >= EW_M_HISTOGRAM_CNT || isnan(v))
                 return;
@@ -561,9 +557,9 @@ void ew_metrics_observe(ew_metrics_t *m, ew_metrics_histogram_t h, double v)
         /* The sum before the bucket: a scrape in between sees a sum a
          * little ahead of the count, never a count without its sum. */
         old = atomic_load_explicit(&hg->sum, memory_order_relaxed);
-        while (!atomic_compare_exchange_weak_explicit(
-            &hg->sum, &old, old + v, memory_order_relaxed,
-            memory_order_relaxed))
+        while (!atomic_compare_exchange_weak_explicit(&hg->sum, &old, old + v,
+                                                      memory_order_relaxed,
+                                                      memory_order_relaxed))
                 ;
         atomic_fetch_add_explicit(&hg->buckets[i], 1, memory_order_relaxed);
 }
@@ -576,9 +572,9 @@ static void count_dropped(ew_metrics_t *m)
 int ew_metrics_circuit_set(ew_metrics_t *m, const char *account,
                            ew_m_circuit_t state)
 {
-        char labels[EW_METRICS_MAX_LABELS];
+        char   labels[EW_METRICS_MAX_LABELS];
         size_t len = 0;
-        int rc;
+        int    rc;
 
         if (!m || !account)
                 return -1;
@@ -596,11 +592,10 @@ int ew_metrics_circuit_set(ew_metrics_t *m, const char *account,
 
 void ew_metrics_circuit_remove(ew_metrics_t *m, const char *account)
 {
-        char labels[EW_METRICS_MAX_LABELS];
+        char   labels[EW_METRICS_MAX_LABELS];
         size_t len = 0;
 
-        if (!m || !account ||
-            add_label(labels, &len, "account", account) == -1)
+        if (!m || !account || add_label(labels, &len, "account", account) == -1)
                 return;
         pthread_mutex_lock(&m->lock);
         table_remove(&m->circuits, labels);
@@ -632,8 +627,7 @@ void ew_metrics_set_ready(ew_metrics_t *m, int ready)
  * librdkafka statistics.
  */
 
-static json_object *member(json_object *obj, const char *key,
-                           json_type type)
+static json_object *member(json_object *obj, const char *key, json_type type)
 {
         json_object *v;
 
@@ -647,7 +641,7 @@ static json_object *member(json_object *obj, const char *key,
 static long partition_id(const char *key)
 {
         char *end;
-        long p;
+        long  p;
 
         if (*key < '0' || *key > '9')
                 return -1;
@@ -663,7 +657,7 @@ static long partition_id(const char *key)
 static int fetched(json_object *part)
 {
         json_object *st = member(part, "fetch_state", json_type_string);
-        const char *s;
+        const char  *s;
 
         if (!st)
                 return 1;
@@ -681,10 +675,10 @@ static void topic_lags(ew_metrics_t *m, table_t *t, const char *topic,
 
         for (; !json_object_iter_equal(&it, &end); json_object_iter_next(&it)) {
                 json_object *part = json_object_iter_peek_value(&it);
-                char labels[EW_METRICS_MAX_LABELS], pid[16];
+                char         labels[EW_METRICS_MAX_LABELS], pid[16];
                 json_object *lag;
-                size_t len = 0;
-                long p;
+                size_t       len = 0;
+                long         p;
 
                 p = partition_id(json_object_iter_peek_name(&it));
                 if (p < 0 || !json_object_is_type(part, json_type_object) ||
@@ -704,7 +698,7 @@ static void topic_lags(ew_metrics_t *m, table_t *t, const char *topic,
 static void consumer_stats(ew_metrics_t *m, json_object *root)
 {
         json_object *topics = member(root, "topics", json_type_object);
-        table_t t, old;
+        table_t      t, old;
 
         memset(&t, 0, sizeof(t));
         if (topics) {
@@ -712,9 +706,9 @@ static void consumer_stats(ew_metrics_t *m, json_object *root)
                 struct json_object_iterator end = json_object_iter_end(topics);
                 for (; !json_object_iter_equal(&it, &end);
                      json_object_iter_next(&it)) {
-                        json_object *parts = member(
-                            json_object_iter_peek_value(&it), "partitions",
-                            json_type_object);
+                        json_object *parts =
+                            member(json_object_iter_peek_value(&it),
+                                   "partitions", json_type_object);
                         if (parts)
                                 topic_lags(m, &t,
                                            json_object_iter_peek_name(&it),
@@ -729,12 +723,11 @@ static void consumer_stats(ew_metrics_t *m, json_object *root)
         table_clear(&old);
 }
 
-int ew_metrics_update_from_stats(ew_metrics_t *m, const char *json,
-                                 size_t len)
+int ew_metrics_update_from_stats(ew_metrics_t *m, const char *json, size_t len)
 {
-        json_tokener *tok = NULL;
-        json_object *root = NULL, *type, *cnt;
-        int rc            = -1;
+        json_tokener *tok  = NULL;
+        json_object  *root = NULL, *type, *cnt;
+        int           rc   = -1;
 
         if (!m || !json || len > INT_MAX)
                 goto done;
@@ -769,14 +762,13 @@ done:
  * atomics and the locked tables.
  */
 
-static enum MHD_Result respond(struct MHD_Connection *conn,
-                               unsigned int status, const char *ctype,
-                               void *body, size_t len,
+static enum MHD_Result respond(struct MHD_Connection *conn, unsigned int status,
+                               const char *ctype, void *body, size_t len,
                                enum MHD_ResponseMemoryMode mode,
-                               const char *allow)
+                               const char                 *allow)
 {
         struct MHD_Response *resp;
-        enum MHD_Result ret;
+        enum MHD_Result      ret;
 
         resp = MHD_create_response_from_buffer(len, body, mode);
         if (!resp) {
@@ -806,11 +798,11 @@ static enum MHD_Result respond_text(struct MHD_Connection *conn,
                        strlen(text), MHD_RESPMEM_MUST_COPY, allow);
 }
 
-static enum MHD_Result serve_metrics(ew_metrics_t *m,
+static enum MHD_Result serve_metrics(ew_metrics_t          *m,
                                      struct MHD_Connection *conn)
 {
         size_t len;
-        char *text = ew_metrics_render_alloc(m, &len);
+        char  *text = ew_metrics_render_alloc(m, &len);
 
         if (!text)
                 return respond_text(conn, MHD_HTTP_INTERNAL_SERVER_ERROR,
@@ -819,12 +811,12 @@ static enum MHD_Result serve_metrics(ew_metrics_t *m,
                        MHD_RESPMEM_MUST_FREE, NULL);
 }
 
-static enum MHD_Result serve_health(ew_metrics_t *m,
+static enum MHD_Result serve_health(ew_metrics_t          *m,
                                     struct MHD_Connection *conn)
 {
         int64_t age = heartbeat_age_ms(m);
-        int64_t max = atomic_load_explicit(&m->max_age_ms,
-                                           memory_order_relaxed);
+        int64_t max =
+            atomic_load_explicit(&m->max_age_ms, memory_order_relaxed);
         char text[128];
 
         if (age < max)
@@ -867,13 +859,13 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *conn,
 }
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
-        __attribute__((format(printf, 2, 0)));
+    __attribute__((format(printf, 2, 0)));
 
 static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 {
         ew_metrics_t *m = cls;
-        char line[256];
-        size_t n;
+        char          line[256];
+        size_t        n;
 
         vsnprintf(line, sizeof(line), fmt, ap);
         n = strlen(line);
@@ -889,11 +881,11 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 static int resolve(const char *listen, struct sockaddr_storage *ss,
                    char *errstr, size_t errstr_size)
 {
-        const char *colon = strrchr(listen, ':');
+        const char     *colon = strrchr(listen, ':');
         struct addrinfo hints, *res = NULL;
-        char host[256], port[8];
-        size_t hlen;
-        int err;
+        char            host[256], port[8];
+        size_t          hlen;
+        int             err;
 
         if (!colon || strlen(colon + 1) == 0 || strlen(colon + 1) > 5 ||
             strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
@@ -914,11 +906,10 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
         hints.ai_family   = hlen ? AF_UNSPEC : AF_INET;
         hints.ai_socktype = SOCK_STREAM;
         hints.ai_flags    = AI_PASSIVE | AI_NUMERICSERV;
-        err = getaddrinfo(hlen ? host : NULL, port, &hints, &res);
+        err               = getaddrinfo(hlen ? host : NULL, port, &hints, &res);
         if (err != 0) {
-                ew_snprintf(errstr, errstr_size,
-                            "metrics.listen \"%s\": %s", host,
-                            gai_strerror(err));
+                ew_snprintf(errstr, errstr_size, "metrics.listen \"%s\": %s",
+                            host, gai_strerror(err));
                 return -1;
         }
         memset(ss, 0, sizeof(*ss));
@@ -937,8 +928,8 @@ malformed:
 static int bound_port(struct MHD_Daemon *mhd)
 {
         const union MHD_DaemonInfo *info;
-        struct sockaddr_storage ss;
-        socklen_t sl = sizeof(ss);
+        struct sockaddr_storage     ss;
+        socklen_t                   sl = sizeof(ss);
 
         info = MHD_get_daemon_info(mhd, MHD_DAEMON_INFO_BIND_PORT);
         if (info && info->port)
@@ -956,24 +947,31 @@ static int start_server(ew_metrics_t *m, const char *listen, char *errstr,
                         size_t errstr_size)
 {
         struct sockaddr_storage ss;
-        sigset_t all, saved;
+        sigset_t                all, saved;
         unsigned int flags = MHD_USE_AUTO_INTERNAL_THREAD | MHD_USE_ERROR_LOG;
+        uint16_t     port;
 
         if (resolve(listen, &ss, errstr, errstr_size) == -1)
                 return -1;
-        if (ss.ss_family == AF_INET6)
+        if (ss.ss_family == AF_INET6) {
                 flags |= MHD_USE_IPv6;
+                port = ntohs(((struct sockaddr_in6 *)&ss)->sin6_port);
+        } else {
+                port = ntohs(((struct sockaddr_in *)&ss)->sin_port);
+        }
 
         /* The server thread inherits the mask: with every signal blocked
          * there, SIGTERM and SIGINT reach only the worker's signalfd. */
         sigfillset(&all);
         pthread_sigmask(SIG_SETMASK, &all, &saved);
         m->mhd = MHD_start_daemon(
-            flags, 0 /* port: from the address */, NULL, NULL, on_request, m,
-            MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&ss,
-            MHD_OPTION_CONNECTION_LIMIT, (unsigned int)HTTP_MAX_CONNECTIONS,
-            MHD_OPTION_CONNECTION_TIMEOUT, (unsigned int)HTTP_TIMEOUT_S,
-            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_END);
+            flags, port /* for messages: binding uses ss */, NULL, NULL,
+            on_request, m,
+            /* the logger first, so it sees every message */
+            MHD_OPTION_EXTERNAL_LOGGER, on_mhd_log, m, MHD_OPTION_SOCK_ADDR,
+            (struct sockaddr *)&ss, MHD_OPTION_CONNECTION_LIMIT,
+            (unsigned int)HTTP_MAX_CONNECTIONS, MHD_OPTION_CONNECTION_TIMEOUT,
+            (unsigned int)HTTP_TIMEOUT_S, MHD_OPTION_END);
         pthread_sigmask(SIG_SETMASK, &saved, NULL);
         if (!m->mhd) {
                 pthread_mutex_lock(&m->lock);

@@ -52,8 +52,8 @@ typedef enum ew_metrics_counter {
         EW_M_EVENTS_CONSUMED = 0, /* events_consumed_total; no label */
         EW_M_OUTCOMES,            /* outcomes_total{outcome}; ew_m_outcome_t */
         EW_M_DEAD_LETTERS,        /* dead_letters_total{kind}; ew_m_dead_t */
-        EW_M_API_RESPONSES, /* api_responses_total{class}; ew_m_class_t */
-        EW_M_RETRIES,       /* retries_total; no label */
+        EW_M_API_RESPONSES,       /* api_responses_total{class}; ew_m_class_t */
+        EW_M_RETRIES,             /* retries_total; no label */
         EW_M_COUNTER_CNT
 } ew_metrics_counter_t;
 
@@ -86,22 +86,22 @@ typedef enum ew_m_class {
 } ew_m_class_t;
 
 typedef enum ew_metrics_gauge {
-        EW_M_IN_FLIGHT = 0,       /* in_flight: API requests in flight */
-        EW_M_WAITING,             /* waiting: events taken, not finished */
-        EW_M_PAUSED_PARTITIONS,   /* paused_partitions */
-        EW_M_ASSIGNED_PARTITIONS, /* assigned_partitions */
+        EW_M_IN_FLIGHT = 0,        /* in_flight: API requests in flight */
+        EW_M_WAITING,              /* waiting: events taken, not finished */
+        EW_M_PAUSED_PARTITIONS,    /* paused_partitions */
+        EW_M_ASSIGNED_PARTITIONS,  /* assigned_partitions */
         EW_M_PRODUCER_QUEUE_DEPTH, /* producer_queue_depth; also set by
                                     * ew_metrics_update_from_stats() */
         EW_M_GAUGE_CNT
 } ew_metrics_gauge_t;
 
 typedef enum ew_metrics_histogram {
-        EW_M_ATTEMPTS = 0,    /* attempts: API calls per finished event,
-                               * buckets 1..6 */
-        EW_M_API_LATENCY,     /* api_latency_seconds, 5 ms .. 10 s */
-        EW_M_END_TO_END,      /* end_to_end_latency_seconds: broker
-                               * timestamp to outcome acknowledged, 10 ms ..
-                               * 300 s */
+        EW_M_ATTEMPTS = 0, /* attempts: API calls per finished event,
+                            * buckets 1..6 */
+        EW_M_API_LATENCY,  /* api_latency_seconds, 5 ms .. 10 s */
+        EW_M_END_TO_END,   /* end_to_end_latency_seconds: broker
+                            * timestamp to outcome acknowledged, 10 ms ..
+                            * 300 s */
         EW_M_HISTOGRAM_CNT
 } ew_metrics_histogram_t;
 
@@ -115,9 +115,9 @@ typedef enum ew_m_circuit {
 /* Creates a registry and, unless listen is NULL or "", starts the HTTP
  * server on listen ("HOST:PORT": HOST a name or a numeric address, an
  * IPv6 one in brackets, or empty for every IPv4 address; PORT 0 picks a
- * free port, see ew_metrics_port()). Returns NULL with errstr set if listen is malformed,
- * cannot be bound, or memory runs out. The caller destroys the registry.
- * The heartbeat starts at the time of creation. */
+ * free port, see ew_metrics_port()). Returns NULL with errstr set if listen is
+ * malformed, cannot be bound, or memory runs out. The caller destroys the
+ * registry. The heartbeat starts at the time of creation. */
 ew_metrics_t *ew_metrics_new(const char *listen, char *errstr,
                              size_t errstr_size);
 
@@ -130,8 +130,8 @@ int ew_metrics_port(const ew_metrics_t *m);
 
 /* Adds n to counter c's series label (0 for unlabelled families). An
  * out-of-range label is ignored. NULL m is a no-op. */
-void ew_metrics_counter_add(ew_metrics_t *m, ew_metrics_counter_t c,
-                            int label, uint64_t n);
+void ew_metrics_counter_add(ew_metrics_t *m, ew_metrics_counter_t c, int label,
+                            uint64_t n);
 
 /* The api_responses_total class of an answer: 0 (no HTTP status: the
  * request failed in transport) and anything outside 200..599 ->
@@ -140,8 +140,7 @@ ew_m_class_t ew_metrics_http_class(long http_status);
 
 /* Sets gauge g to v, or adds delta (may be negative). NULL m: no-op. */
 void ew_metrics_gauge_set(ew_metrics_t *m, ew_metrics_gauge_t g, int64_t v);
-void ew_metrics_gauge_add(ew_metrics_t *m, ew_metrics_gauge_t g,
-                          int64_t delta);
+void ew_metrics_gauge_add(ew_metrics_t *m, ew_metrics_gauge_t g, int64_t delta);
 
 /* Records one observation in histogram h (seconds for the latencies, a
  * count for attempts). Negative values count as 0 (a broker clock ahead of
@@ -166,8 +165,7 @@ void ew_metrics_circuit_remove(ew_metrics_t *m, const char *account);
  *   type "producer": sets producer_queue_depth to msg_cnt.
  * Other types are ignored. Returns 0, or -1 if json is not a JSON object
  * (nothing is changed then). */
-int ew_metrics_update_from_stats(ew_metrics_t *m, const char *json,
-                                 size_t len);
+int ew_metrics_update_from_stats(ew_metrics_t *m, const char *json, size_t len);
 
 /* Records that the loop is alive at now_ms, a value of ew_mono_ms(). */
 void ew_metrics_heartbeat(ew_metrics_t *m, int64_t now_ms);

@@ -3,6 +3,7 @@
  *
  *   engagement-worker [run] --config FILE          a consumer-group member
  *   engagement-worker batch --config FILE --input F evaluate a file of events
+ *   engagement-worker redrive --config FILE [...]   replay dead letters
  *   engagement-worker --config FILE --check-config validate, print config
  *   engagement-worker --config-reference           every key as Markdown
  *   engagement-worker --version | --help
@@ -21,6 +22,7 @@
 #include "ew_batch.h"
 #include "ew_config.h"
 #include "ew_log.h"
+#include "ew_redrive.h"
 #include "ew_version.h"
 #include "ew_worker.h"
 
@@ -48,6 +50,7 @@ static void usage_run(FILE *fp)
                 "Subcommands (each has --help):\n"
                 "  run      the default: one member of the consumer group\n"
                 "  batch    evaluate a file of events without Kafka\n"
+                "  redrive  replay dead letters to the input topic\n"
                 "\n"
                 "Exit status: 0 after a clean shutdown (SIGTERM/SIGINT) or a valid\n"
                 "--check-config; 1 on a configuration or start-up error, or when\n"
@@ -196,6 +199,143 @@ static int cmd_batch(int argc, char **argv)
         return rc;
 }
 
+static void usage_redrive(FILE *fp)
+{
+        fprintf(fp,
+                "Usage: " EW_NAME " redrive --config FILE [--kind KIND]... "
+                "[--since TIME]\n"
+                "                           [--max-redrives N] [--dry-run]\n"
+                "\n"
+                "Replays dead letters after an outage: reads the dead-letter "
+                "topic\n"
+                "(kafka.dead_letter_topic) from the beginning up to its end at\n"
+                "start, and re-publishes each selected dead letter's original "
+                "event\n"
+                "(key, value and its own headers; the error.*, source.*, "
+                "eventId\n"
+                "and failedAt headers removed) to kafka.input_topic, with a\n"
+                "\"" EW_REDRIVE_HEADER "\" header counting the replays.\n"
+                "\n"
+                "  -c, --config FILE      YAML configuration\n"
+                "  -k, --kind KIND        only this error.kind: invalid_event, "
+                "rejected\n"
+                "                         or retries_exhausted (repeatable; "
+                "default:\n"
+                "                         every kind)\n"
+                "  -s, --since TIME       only dead letters whose failedAt is at "
+                "or\n"
+                "                         after TIME (RFC 3339, e.g.\n"
+                "                         2026-11-24T06:00:00Z, or epoch ms)\n"
+                "  -m, --max-redrives N   refuse events already replayed N "
+                "times\n"
+                "                         (default 3)\n"
+                "  -n, --dry-run          count what would be replayed, "
+                "publish nothing\n"
+                "  -h, --help             this text\n"
+                "\n"
+                "Exit status: 0 when done (refused events are reported, not "
+                "errors);\n"
+                "1 on an error; 2 on a usage error.\n");
+}
+
+static int cmd_redrive(int argc, char **argv)
+{
+        static const struct option opts[] = {
+            {"config", required_argument, NULL, 'c'},
+            {"kind", required_argument, NULL, 'k'},
+            {"since", required_argument, NULL, 's'},
+            {"max-redrives", required_argument, NULL, 'm'},
+            {"dry-run", no_argument, NULL, 'n'},
+            {"help", no_argument, NULL, 'h'},
+            {NULL, 0, NULL, 0},
+        };
+        const char *config_path = getenv("ENGAGEMENT_WORKER_CONFIG");
+        ew_redrive_opts_t ro;
+        ew_redrive_summary_t sum;
+        ew_config_t *conf;
+        char errstr[1024] = "";
+        char *end;
+        int opt, rc;
+
+        memset(&ro, 0, sizeof(ro));
+        ro.since_ms     = -1;
+        ro.max_redrives = 3;
+        while ((opt = getopt_long(argc, argv, "c:k:s:m:nh", opts, NULL)) !=
+               -1) {
+                switch (opt) {
+                case 'c':
+                        config_path = optarg;
+                        break;
+                case 'k':
+                        if (strcmp(optarg, "invalid_event") &&
+                            strcmp(optarg, "rejected") &&
+                            strcmp(optarg, "retries_exhausted")) {
+                                fprintf(stderr,
+                                        EW_NAME " redrive: --kind %s: must be "
+                                                "invalid_event, rejected or "
+                                                "retries_exhausted\n",
+                                        optarg);
+                                return 2;
+                        }
+                        if (ro.kinds_cnt < EW_REDRIVE_MAX_KINDS)
+                                ro.kinds[ro.kinds_cnt++] = optarg;
+                        break;
+                case 's':
+                        if (ew_redrive_parse_time(optarg, &ro.since_ms) == -1) {
+                                fprintf(stderr,
+                                        EW_NAME " redrive: --since %s: not a "
+                                                "time (RFC 3339 such as "
+                                                "2026-11-24T06:00:00Z, or "
+                                                "epoch milliseconds)\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                case 'm':
+                        ro.max_redrives = (int)strtol(optarg, &end, 10);
+                        if (*end || ro.max_redrives < 1 ||
+                            ro.max_redrives > 1000) {
+                                fprintf(stderr,
+                                        EW_NAME " redrive: --max-redrives %s: "
+                                                "must be an integer between 1 "
+                                                "and 1000\n",
+                                        optarg);
+                                return 2;
+                        }
+                        break;
+                case 'n':
+                        ro.dry_run = 1;
+                        break;
+                case 'h':
+                        usage_redrive(stdout);
+                        return 0;
+                default:
+                        usage_redrive(stderr);
+                        return 2;
+                }
+        }
+        if (optind < argc) {
+                fprintf(stderr, EW_NAME " redrive: unexpected argument '%s'\n",
+                        argv[optind]);
+                return 2;
+        }
+        conf = load_config(config_path);
+        if (!conf)
+                return config_path && *config_path ? 1 : 2;
+        rc = ew_redrive_run(conf, &ro, &sum, errstr, sizeof(errstr));
+        if (rc == -1)
+                fprintf(stderr, EW_NAME " redrive: %s\n", errstr);
+        fprintf(stderr,
+                EW_NAME " redrive: read %lld dead letter(s) from %s: %s %lld "
+                        "to %s, skipped %lld, refused %lld (redrive limit %d)\n",
+                sum.read, conf->kafka.dead_letter_topic,
+                ro.dry_run ? "would replay" : "replayed", sum.redriven,
+                conf->kafka.input_topic, sum.skipped, sum.refused,
+                ro.max_redrives);
+        ew_config_destroy(conf);
+        return rc == 0 ? 0 : 1;
+}
+
 static int cmd_run(int argc, char **argv)
 {
         static const struct option opts[] = {
@@ -264,6 +404,8 @@ int main(int argc, char **argv)
          * options. */
         if (argc > 1 && !strcmp(argv[1], "batch"))
                 return cmd_batch(argc - 1, argv + 1);
+        if (argc > 1 && !strcmp(argv[1], "redrive"))
+                return cmd_redrive(argc - 1, argv + 1);
         if (argc > 1 && !strcmp(argv[1], "run"))
                 return cmd_run(argc - 1, argv + 1);
         return cmd_run(argc, argv);

@@ -83,6 +83,83 @@ static void check_json(const char *text, size_t len, json_type type)
         json_tokener_free(tok);
 }
 
+/* The value of an upper-case hex digit, or 16. */
+static unsigned hexval(char c)
+{
+        if (c >= '0' && c <= '9')
+                return (unsigned)(c - '0');
+        if (c >= 'A' && c <= 'F')
+                return (unsigned)(c - 'A' + 10);
+        return 16;
+}
+
+/* Aborts unless s percent-encodes to RFC 3986 unreserved characters and
+ * %XX escapes only, and decodes back to s. */
+static void check_pct(const char *s)
+{
+        char  *enc = ew_request_pct_encode(s);
+        size_t i, o = 0;
+
+        CHECK(enc != NULL);
+        for (i = 0; enc[i]; i++) {
+                unsigned c = (unsigned char)enc[i];
+                unsigned hi, lo;
+
+                if (c != '%') {
+                        CHECK(strchr("-._~", (int)c) ||
+                              (c >= '0' && c <= '9') ||
+                              (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z'));
+                        CHECK(s[o++] == (char)c);
+                        continue;
+                }
+                hi = hexval(enc[i + 1]);
+                lo = hi < 16 ? hexval(enc[i + 2]) : 16;
+                CHECK(hi < 16 && lo < 16);
+                CHECK((unsigned char)s[o++] == (hi << 4 | lo));
+                i += 2;
+        }
+        CHECK(s[o] == '\0');
+        free(enc);
+}
+
+/* The URL the engine would call for this event. */
+static void check_url(const ew_event_t *ev, ew_api_version_t version)
+{
+        static const char   base[] = "https://va.v.liveperson.net";
+        ew_request_params_t p;
+        char                errstr[256];
+        char               *url;
+        size_t              i;
+
+        memset(&p, 0, sizeof(p));
+        p.base_url   = base;
+        p.account_id = ev->account_id ? ev->account_id : "12345678";
+        p.app_installation_id =
+            ev->app_installation_id ? ev->app_installation_id : "app-1";
+        p.api_version = version;
+        p.visitor_id  = ev->visitor_id;
+        p.session_id  = ev->session_id;
+        p.on_behalf   = 1;
+        check_pct(p.account_id);
+        check_pct(p.app_installation_id);
+        if (p.visitor_id)
+                check_pct(p.visitor_id);
+        if (p.session_id)
+                check_pct(p.session_id);
+
+        url = ew_request_url(&p, errstr, sizeof(errstr));
+        CHECK(url != NULL);
+        CHECK(strncmp(url, base, sizeof(base) - 1) == 0);
+        /* Nothing from the event can add a path, query or fragment part. */
+        for (i = sizeof(base) - 1; url[i]; i++)
+                CHECK(strchr("-._~%/?=&", url[i]) ||
+                      (url[i] >= '0' && url[i] <= '9') ||
+                      (url[i] >= 'A' && url[i] <= 'Z') ||
+                      (url[i] >= 'a' && url[i] <= 'z'));
+        CHECK(strstr(url, "&obh=true") != NULL);
+        free(url);
+}
+
 /* What the engine does with an event that parsed. */
 static void use_event(const ew_event_t *ev)
 {
@@ -106,6 +183,9 @@ static void use_event(const ew_event_t *ev)
         /* An input key wins, byte for byte. */
         k = ew_message_key(input_key, sizeof(input_key) - 1, ev, &klen);
         CHECK(k == input_key && klen == sizeof(input_key) - 1);
+
+        check_url(ev, EW_API_V1_0);
+        check_url(ev, EW_API_V1_1);
 
         body = ew_request_body(ev, NULL, &blen);
         CHECK(body != NULL);
@@ -135,7 +215,7 @@ static void dead_letter(const char *value, size_t len, const char *event_id,
         dl.source        = source;
         dl.event_id      = event_id;
         dl.failed_at_ms  = 1501074704502LL;
-        json = ew_message_dead_letter_json(&dl, value, len, &jlen);
+        json             = ew_message_dead_letter_json(&dl, value, len, &jlen);
         CHECK(json != NULL);
         check_json(json, jlen, json_type_object);
         free(json);
@@ -156,8 +236,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 memset(event_id, 'X', sizeof(event_id));
                 memset(errstr, 'X', sizeof(errstr));
                 r = ew_event_parse(buf, size, &st->lim, &source, &ev, event_id,
-                                   st->event_id_size, errstr,
-                                   st->errstr_size);
+                                   st->event_id_size, errstr, st->errstr_size);
                 CHECK(r == 0 || r == -1);
                 /* Nothing written past the sizes handed in. */
                 CHECK(event_id[st->event_id_size] == 'X');

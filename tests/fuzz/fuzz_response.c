@@ -64,8 +64,7 @@ static void check_json_object(const char *text, size_t len)
 
 static int is_success(ew_result_kind_t kind)
 {
-        return kind == EW_RESULT_ENGAGEMENT ||
-               kind == EW_RESULT_CONVERSATION ||
+        return kind == EW_RESULT_ENGAGEMENT || kind == EW_RESULT_CONVERSATION ||
                kind == EW_RESULT_UNAVAILABLE;
 }
 
@@ -174,8 +173,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
             data[1] <= '9' && data[2] >= '0' && data[2] <= '9') {
                 status = (data[0] - '0') * 100 + (data[1] - '0') * 10 +
                          (data[2] - '0');
-                body   = (const char *)data + 3;
-                len    = size - 3;
+                body = (const char *)data + 3;
+                len  = size - 3;
         } else if (size >= 2) {
                 status = (int16_t)(uint16_t)((unsigned)data[0] << 8 | data[1]);
                 body   = (const char *)data + 2;

@@ -228,21 +228,44 @@ static void stats(sim_api_t *api, const sim_control_env_t *env,
         sim_answer_json(ans, 200, o);
 }
 
+/* The methods each endpoint takes, as an Allow header says them. */
+static const struct {
+        const char *name;
+        const char *allow;
+} endpoints[] = {
+    {"expire-sessions", "POST"},
+    {"config", "GET, POST"},
+    {"stats", "GET"},
+    {"health", "GET"},
+};
+
 void sim_control_handle(sim_api_t *api, const sim_request_t *rq,
                         const char *name, const sim_control_env_t *env,
                         sim_answer_t *ans)
 {
-        const char  *method  = rq->method ? rq->method : "";
-        int          is_get  = !strcmp(method, "GET");
-        int          is_post = !strcmp(method, "POST");
+        const char  *method = rq->method ? rq->method : "";
         json_object *o;
+        size_t       i;
 
         ans->content_type  = SIM_CT_JSON;
         ans->internal_code = -1;
         ans->behaviour     = "control";
+        for (i = 0; i < SIM_ARRAY_SIZE(endpoints); i++) {
+                if (!strcmp(name, endpoints[i].name))
+                        break;
+        }
+        if (i == SIM_ARRAY_SIZE(endpoints)) {
+                sim_answer_error(ans, 404, 0, "no such control endpoint");
+                return;
+        }
+        /* Endpoints take GET and/or POST: look those up in Allow. */
+        if ((strcmp(method, "GET") && strcmp(method, "POST")) ||
+            !strstr(endpoints[i].allow, method)) {
+                ans->allow = endpoints[i].allow;
+                sim_answer_error(ans, 405, 0, "method not allowed");
+                return;
+        }
         if (!strcmp(name, "expire-sessions")) {
-                if (!is_post)
-                        goto not_allowed_post;
                 o = json_object_new_object();
                 json_object_object_add(
                     o, "expired",
@@ -250,35 +273,16 @@ void sim_control_handle(sim_api_t *api, const sim_request_t *rq,
                         (int64_t)sim_sessions_expire_all(api->sessions)));
                 sim_answer_json(ans, 200, o);
         } else if (!strcmp(name, "config")) {
-                if (is_get)
+                if (!strcmp(method, "GET"))
                         sim_answer_json(ans, 200, current_config(api));
-                else if (is_post)
-                        post_config(api, rq, env, ans);
                 else
-                        goto not_allowed_both;
+                        post_config(api, rq, env, ans);
         } else if (!strcmp(name, "stats")) {
-                if (!is_get)
-                        goto not_allowed_get;
                 stats(api, env, ans);
-        } else if (!strcmp(name, "health")) {
-                if (!is_get)
-                        goto not_allowed_get;
+        } else {
                 o = json_object_new_object();
                 json_object_object_add(o, "status",
                                        json_object_new_string("ok"));
                 sim_answer_json(ans, 200, o);
-        } else {
-                sim_answer_error(ans, 404, 0, "no such control endpoint");
         }
-        return;
-not_allowed_post:
-        ans->allow = "POST";
-        goto not_allowed;
-not_allowed_get:
-        ans->allow = "GET";
-        goto not_allowed;
-not_allowed_both:
-        ans->allow = "GET, POST";
-not_allowed:
-        sim_answer_error(ans, 405, 0, "method not allowed");
 }

@@ -19,10 +19,11 @@ cleanup() {
                 kill "$SIM_PID" 2>/dev/null
                 wait "$SIM_PID" 2>/dev/null
         fi
-        [ -n "${JQ_PID:-}" ] && kill "$JQ_PID" 2>/dev/null
+        [ -n "${PYJSON_PID:-}" ] && kill "$PYJSON_PID" 2>/dev/null
         rm -rf "$TMP"
 }
 trap cleanup EXIT
+trap "exit 1" INT TERM
 
 passed=0
 failed=0
@@ -35,7 +36,7 @@ expect_eq() { # description got want
 }
 # jget FILE EXPR: evaluates a Python expression over the JSON in FILE (d).
 # One python3 process answers every query (starting one per check is slow).
-coproc JQ { python3 -u -c 'import json, sys
+coproc PYJSON { python3 -u -c 'import json, sys
 for line in sys.stdin:
     path, expr = line.rstrip("\n").split("\t", 1)
     try:
@@ -46,9 +47,9 @@ for line in sys.stdin:
         out = "error: %r" % e
     print(out.replace("\n", "\\n"))'; }
 jget() {
-        printf '%s\t%s\n' "$1" "$2" >&"${JQ[1]}"
+        printf '%s\t%s\n' "$1" "$2" >&"${PYJSON[1]}"
         local line
-        IFS= read -r line <&"${JQ[0]}"
+        IFS= read -r line <&"${PYJSON[0]}"
         echo "$line"
 }
 
