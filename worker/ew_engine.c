@@ -216,6 +216,18 @@ static void ready_unlink(ew_engine_t *eng, ew_job_t *job)
         eng->ready--;
 }
 
+/* The structured log fields of a job's lines. Returns f. */
+static const ew_log_fields_t *job_fields(const ew_job_t *job,
+                                         ew_log_fields_t *f)
+{
+        f->event_id  = job->event_id;
+        f->partition = job->source.partition;
+        f->offset    = job->source.offset;
+        f->status    = job->result.http_status;
+        f->attempt   = job->attempts;
+        return f;
+}
+
 /* --- accounts: host, rate limit, circuit ------------------------------- */
 
 static void park(ew_engine_t *eng, ew_job_t *job)
@@ -409,6 +421,7 @@ static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
                         ...)
 {
         ew_engine_t *eng = job->eng;
+        ew_log_fields_t lf;
         va_list ap;
 
         release_key(job);
@@ -446,18 +459,16 @@ static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
         job->out.source      = &job->source;
         eng->stats.dead_letters++;
 
-        EW_INFO("engine",
-                "event %s (%s [%d] offset %lld): dead letter %s after %d "
-                "attempt(s): %s",
-                job->event_id, job->source.topic, job->source.partition,
-                (long long)job->source.offset, ew_dead_kind_str(kind),
-                job->attempts, job->dead_message);
+        EW_LOGF(EW_LOG_INFO, "engine", job_fields(job, &lf),
+                "dead letter %s: %s", ew_dead_kind_str(kind),
+                job->dead_message);
         publish(job);
 }
 
 static void finish_outcome(ew_job_t *job)
 {
         ew_engine_t *eng = job->eng;
+        ew_log_fields_t lf;
 
         /* Keep the visit for the key's next event before releasing it. */
         if (job->result.visitor_id && job->result.session_id &&
@@ -486,9 +497,8 @@ static void finish_outcome(ew_job_t *job)
         job->out.dead        = NULL;
         job->out.source      = &job->source;
         eng->stats.outcomes++;
-        EW_DEBUG("engine", "event %s: %s after %d attempt(s), HTTP %d",
-                 job->event_id, ew_result_kind_str(job->result.kind),
-                 job->attempts, job->result.http_status);
+        EW_LOGF(EW_LOG_DEBUG, "engine", job_fields(job, &lf), "outcome %s",
+                ew_result_kind_str(job->result.kind));
         publish(job);
 }
 
@@ -530,11 +540,10 @@ static void publish(ew_job_t *job)
 void ew_engine_published(ew_engine_t *eng, ew_job_t *job, const char *err)
 {
         if (err) {
+                ew_log_fields_t lf;
                 job->publish_failures++;
-                EW_WARN("engine",
-                        "event %s: %s not delivered (%s); publishing again "
-                        "(failure %d)",
-                        job->event_id,
+                EW_LOGF(EW_LOG_WARN, "engine", job_fields(job, &lf),
+                        "%s not delivered (%s); publishing again (failure %d)",
                         job->out.dead_letter ? "dead letter" : "outcome", err,
                         job->publish_failures);
                 publish_backoff(job);
@@ -549,6 +558,7 @@ static void schedule_retry(ew_job_t *job, const char *retry_after)
 {
         ew_engine_t *eng        = job->eng;
         const ew_config_t *conf = eng->conf;
+        ew_log_fields_t lf;
         int64_t delay, ra;
 
         if (job->attempts > conf->retry.delays_cnt) {
@@ -569,10 +579,9 @@ static void schedule_retry(ew_job_t *job, const char *retry_after)
                 delay = ra;
         if (delay < 0)
                 delay = 0;
-        EW_DEBUG("engine", "event %s: attempt %d %s (HTTP %d); retry in %lld ms",
-                 job->event_id, job->attempts,
-                 ew_result_kind_str(job->result.kind), job->result.http_status,
-                 (long long)delay);
+        EW_LOGF(EW_LOG_DEBUG, "engine", job_fields(job, &lf),
+                "%s; retry in %lld ms", ew_result_kind_str(job->result.kind),
+                (long long)delay);
         job->state = JOB_RETRY_WAIT;
         eng->stats.retries++;
         if (ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay,
@@ -659,10 +668,11 @@ static void on_http_done(void *opaque, const ew_http_result_t *hr)
                         free(job->sid);
                         job->vid = job->sid    = NULL;
                         job->visit_from_cache = 0;
-                        EW_INFO("engine",
-                                "event %s: cached visit expired "
-                                "(internalCode %d); retrying without it",
-                                job->event_id, res->internal_code);
+                        ew_log_fields_t lf;
+                        EW_LOGF(EW_LOG_INFO, "engine", job_fields(job, &lf),
+                                "cached visit expired (internalCode %d); "
+                                "retrying without it",
+                                res->internal_code);
                         if (job->attempts > eng->conf->retry.delays_cnt)
                                 schedule_retry(job, NULL); /* exhausted */
                         else

@@ -80,8 +80,40 @@ static size_t json_escape_into(char *buf, size_t len, size_t size,
         return len;
 }
 
+/* Appends the fields: JSON members, or " key=value" in text. */
+static size_t add_fields(char *line, size_t len, size_t size,
+                         const ew_log_fields_t *f, int json)
+{
+        if (!f)
+                return len;
+        if (f->event_id) {
+                len += ew_snprintf(line + len, size - len,
+                                   json ? ",\"eventId\":\"" : " eventId=");
+                len = json_escape_into(line, len, size, f->event_id);
+                if (json)
+                        len += ew_snprintf(line + len, size - len, "\"");
+        }
+        if (f->partition >= 0)
+                len += ew_snprintf(line + len, size - len,
+                                   json ? ",\"partition\":%d" : " partition=%d",
+                                   (int)f->partition);
+        if (f->offset >= 0)
+                len += ew_snprintf(line + len, size - len,
+                                   json ? ",\"offset\":%lld" : " offset=%lld",
+                                   (long long)f->offset);
+        if (f->status > 0)
+                len += ew_snprintf(line + len, size - len,
+                                   json ? ",\"status\":%d" : " status=%d",
+                                   f->status);
+        if (f->attempt > 0)
+                len += ew_snprintf(line + len, size - len,
+                                   json ? ",\"attempt\":%d" : " attempt=%d",
+                                   f->attempt);
+        return len;
+}
+
 void ew_log_vwrite(ew_log_level_t level, const char *component,
-                   const char *fmt, va_list ap)
+                   const ew_log_fields_t *fields, const char *fmt, va_list ap)
 {
         char msg[2048];
         char line[4608];
@@ -94,16 +126,19 @@ void ew_log_vwrite(ew_log_level_t level, const char *component,
         if (!component)
                 component = "main";
 
+        /* Room is kept for the closing characters below. */
         if (log_format == EW_LOG_FORMAT_JSON) {
-                len = ew_snprintf(line, sizeof(line),
+                len = ew_snprintf(line, sizeof(line) - 8,
                                   "{\"time\":\"%s\",\"level\":\"%s\","
                                   "\"component\":\"",
                                   ts, ew_log_level_name(level));
-                len = json_escape_into(line, len, sizeof(line), component);
-                len += ew_snprintf(line + len, sizeof(line) - len,
+                len = json_escape_into(line, len, sizeof(line) - 8, component);
+                len += ew_snprintf(line + len, sizeof(line) - 8 - len,
                                    "\",\"message\":\"");
-                len = json_escape_into(line, len, sizeof(line), msg);
-                len += ew_snprintf(line + len, sizeof(line) - len, "\"}\n");
+                len = json_escape_into(line, len, sizeof(line) - 8, msg);
+                len += ew_snprintf(line + len, sizeof(line) - 8 - len, "\"");
+                len = add_fields(line, len, sizeof(line) - 8, fields, 1);
+                len += ew_snprintf(line + len, sizeof(line) - len, "}\n");
         } else {
                 char upper[8];
                 const char *n = ew_log_level_name(level);
@@ -111,14 +146,24 @@ void ew_log_vwrite(ew_log_level_t level, const char *component,
                 for (i = 0; n[i] && i < sizeof(upper) - 1; i++)
                         upper[i] = (char)(n[i] - 'a' + 'A');
                 upper[i] = '\0';
-                len = ew_snprintf(line, sizeof(line), "%s %-5s [%s] %s\n", ts,
+                len = ew_snprintf(line, sizeof(line) - 8, "%s %-5s [%s] %s", ts,
                                   upper, component, msg);
-                if (len == sizeof(line) - 1)
-                        line[len - 1] = '\n';
+                len = add_fields(line, len, sizeof(line) - 8, fields, 0);
+                len += ew_snprintf(line + len, sizeof(line) - len, "\n");
         }
         /* One write(2) per line so lines from several threads never mix. */
         r = write(STDERR_FILENO, line, len);
         (void)r;
+}
+
+void ew_log_fwrite(ew_log_level_t level, const char *component,
+                   const ew_log_fields_t *fields, const char *fmt, ...)
+{
+        va_list ap;
+
+        va_start(ap, fmt);
+        ew_log_vwrite(level, component, fields, fmt, ap);
+        va_end(ap);
 }
 
 void ew_log_write(ew_log_level_t level, const char *component,
@@ -127,6 +172,6 @@ void ew_log_write(ew_log_level_t level, const char *component,
         va_list ap;
 
         va_start(ap, fmt);
-        ew_log_vwrite(level, component, fmt, ap);
+        ew_log_vwrite(level, component, NULL, fmt, ap);
         va_end(ap);
 }

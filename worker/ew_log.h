@@ -18,6 +18,7 @@
 #define EW_LOG_H
 
 #include <stdarg.h>
+#include <stdint.h>
 
 typedef enum ew_log_level {
         EW_LOG_ERROR = 0,
@@ -41,16 +42,41 @@ void ew_log_set_format(ew_log_format_t format);
 int ew_log_level_parse(const char *s, ew_log_level_t *levelp);
 const char *ew_log_level_name(ew_log_level_t level);
 
+/* Structured fields of a line about one event (log.format json writes them
+ * as JSON members, text as key=value after the message). Absent: NULL, -1
+ * (partition, offset) or 0 (status, attempt). Never identity or attribute
+ * contents. */
+typedef struct ew_log_fields {
+        const char *event_id;
+        int32_t partition;
+        int64_t offset;
+        int status;  /* HTTP status */
+        int attempt; /* API calls made */
+} ew_log_fields_t;
+
+#define EW_LOG_FIELDS_NONE {NULL, -1, -1, 0, 0}
+
 /* Writes one line. Prefer the EW_LOG_* macros, which check the level first. */
 void ew_log_write(ew_log_level_t level, const char *component,
                   const char *fmt, ...) __attribute__((format(printf, 3, 4)));
 void ew_log_vwrite(ew_log_level_t level, const char *component,
-                   const char *fmt, va_list ap);
+                   const ew_log_fields_t *fields, const char *fmt, va_list ap);
+void ew_log_fwrite(ew_log_level_t level, const char *component,
+                   const ew_log_fields_t *fields, const char *fmt, ...)
+        __attribute__((format(printf, 4, 5)));
 
 #define EW_LOG(level, component, ...)                                          \
         do {                                                                   \
                 if ((level) <= ew_log_threshold)                               \
                         ew_log_write((level), (component), __VA_ARGS__);       \
+        } while (0)
+
+/* A line with the structured fields of one event. */
+#define EW_LOGF(level, component, fields, ...)                                 \
+        do {                                                                   \
+                if ((level) <= ew_log_threshold)                               \
+                        ew_log_fwrite((level), (component), (fields),          \
+                                      __VA_ARGS__);                            \
         } while (0)
 
 #define EW_ERROR(component, ...) EW_LOG(EW_LOG_ERROR, component, __VA_ARGS__)

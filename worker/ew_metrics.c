@@ -55,42 +55,48 @@ static const char *const dead_values[]    = {"invalid_event", "rejected",
 static const char *const class_values[]   = {"2xx", "3xx", "4xx", "5xx",
                                              "transport"};
 
+#define HELP_EVENTS "Events taken from the input topic."
+#define HELP_OUTCOMES "Outcomes published, by result."
+#define HELP_DEAD "Dead letters published, by kind of failure."
+#define HELP_RESPONSES                                                         \
+        "Answers of the Monitoring API by HTTP status class; transport: no "   \
+        "HTTP answer."
+#define HELP_RETRIES "API calls scheduled again after a retryable answer."
+
 static const counter_def_t counter_defs[EW_M_COUNTER_CNT] = {
-    [EW_M_EVENTS_CONSUMED] = {PREFIX "events_consumed_total",
-                              "Events taken from the input topic.", NULL, NULL,
-                              1},
-    [EW_M_OUTCOMES]        = {PREFIX "outcomes_total",
-                              "Outcomes published, by result.", "outcome",
+    [EW_M_EVENTS_CONSUMED] = {PREFIX "events_consumed_total", HELP_EVENTS, NULL,
+                              NULL, 1},
+    [EW_M_OUTCOMES]        = {PREFIX "outcomes_total", HELP_OUTCOMES, "outcome",
                               outcome_values, EW_M_OUTCOME_CNT},
-    [EW_M_DEAD_LETTERS]    = {PREFIX "dead_letters_total",
-                              "Dead letters published, by kind of failure.",
-                              "kind", dead_values, EW_M_DEAD_CNT},
-    [EW_M_API_RESPONSES]   = {PREFIX "api_responses_total",
-                              "Answers of the Monitoring API by HTTP status "
-                                "class; transport: no HTTP answer.",
+    [EW_M_DEAD_LETTERS]    = {PREFIX "dead_letters_total", HELP_DEAD, "kind",
+                              dead_values, EW_M_DEAD_CNT},
+    [EW_M_API_RESPONSES]   = {PREFIX "api_responses_total", HELP_RESPONSES,
                               "class", class_values, EW_M_CLASS_CNT},
-    [EW_M_RETRIES]         = {PREFIX "retries_total",
-                              "API calls scheduled again after a retryable "
-                                      "answer.",
-                              NULL, NULL, 1},
+    [EW_M_RETRIES] = {PREFIX "retries_total", HELP_RETRIES, NULL, NULL, 1},
 };
+
+_Static_assert(EW_M_OUTCOME_CNT <= MAX_LABEL_VALUES &&
+                   EW_M_DEAD_CNT <= MAX_LABEL_VALUES &&
+                   EW_M_CLASS_CNT <= MAX_LABEL_VALUES,
+               "MAX_LABEL_VALUES too small");
 
 typedef struct gauge_def {
         const char *name;
         const char *help;
 } gauge_def_t;
 
+#define HELP_IN_FLIGHT "API requests in flight."
+#define HELP_WAITING "Events taken and not yet finished."
+#define HELP_PAUSED "Assigned partitions whose fetching is paused."
+#define HELP_ASSIGNED "Partitions assigned to this worker."
+#define HELP_QUEUE "Messages in the producer's queues, not yet acknowledged."
+
 static const gauge_def_t gauge_defs[EW_M_GAUGE_CNT] = {
-    [EW_M_IN_FLIGHT] = {PREFIX "in_flight", "API requests in flight."},
-    [EW_M_WAITING]   = {PREFIX "waiting", "Events taken and not yet finished."},
-    [EW_M_PAUSED_PARTITIONS]    = {PREFIX "paused_partitions",
-                                   "Assigned partitions whose fetching is "
-                                      "paused."},
-    [EW_M_ASSIGNED_PARTITIONS]  = {PREFIX "assigned_partitions",
-                                   "Partitions assigned to this worker."},
-    [EW_M_PRODUCER_QUEUE_DEPTH] = {PREFIX "producer_queue_depth",
-                                   "Messages in the producer's queues, not "
-                                   "yet acknowledged."},
+    [EW_M_IN_FLIGHT]            = {PREFIX "in_flight", HELP_IN_FLIGHT},
+    [EW_M_WAITING]              = {PREFIX "waiting", HELP_WAITING},
+    [EW_M_PAUSED_PARTITIONS]    = {PREFIX "paused_partitions", HELP_PAUSED},
+    [EW_M_ASSIGNED_PARTITIONS]  = {PREFIX "assigned_partitions", HELP_ASSIGNED},
+    [EW_M_PRODUCER_QUEUE_DEPTH] = {PREFIX "producer_queue_depth", HELP_QUEUE},
 };
 
 typedef struct histogram_def {
@@ -881,7 +887,7 @@ static void on_mhd_log(void *cls, const char *fmt, va_list ap)
 static int resolve(const char *listen, struct sockaddr_storage *ss,
                    char *errstr, size_t errstr_size)
 {
-        const char     *colon = strrchr(listen, ':');
+        const char     *colon = strrchr(listen, ':'), *start;
         struct addrinfo hints, *res = NULL;
         char            host[256], port[8];
         size_t          hlen;
@@ -891,14 +897,15 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
             strspn(colon + 1, "0123456789") != strlen(colon + 1) ||
             atoi(colon + 1) > 65535)
                 goto malformed;
-        hlen = (size_t)(colon - listen);
-        if (hlen >= 2 && listen[0] == '[' && listen[hlen - 1] == ']') {
-                listen++;
+        start = listen;
+        hlen  = (size_t)(colon - listen);
+        if (hlen >= 2 && start[0] == '[' && start[hlen - 1] == ']') {
+                start++; /* [IPv6] */
                 hlen -= 2;
         }
         if (hlen >= sizeof(host))
                 goto malformed;
-        memcpy(host, listen, hlen);
+        memcpy(host, start, hlen);
         host[hlen] = '\0';
         ew_snprintf(port, sizeof(port), "%s", colon + 1);
 
@@ -909,7 +916,7 @@ static int resolve(const char *listen, struct sockaddr_storage *ss,
         err               = getaddrinfo(hlen ? host : NULL, port, &hints, &res);
         if (err != 0) {
                 ew_snprintf(errstr, errstr_size, "metrics.listen \"%s\": %s",
-                            host, gai_strerror(err));
+                            listen, gai_strerror(err));
                 return -1;
         }
         memset(ss, 0, sizeof(*ss));

@@ -11,6 +11,11 @@
  *
  * Other paths answer 404; methods other than GET and HEAD answer 405.
  *
+ * Families besides those of the enums below: build_info{version} (always
+ * 1), ready (0/1), heartbeat_age_seconds, circuit_state{account},
+ * consumer_lag{topic,partition} and metric_series_dropped_total. Every
+ * fixed series is rendered from the start, at 0.
+ *
  * Storage: counters, gauges and histogram buckets are C11 atomics (relaxed
  * order: each value is exact, a scrape is not a snapshot across values).
  * A histogram's _count is rendered as the sum of its buckets, so _count

@@ -45,6 +45,7 @@ HIGH_WATERMARK, LOW_WATERMARK = 200, 100
 COMMIT_INTERVAL_S = 1.0  # the worker's default auto.commit.interval.ms
 SHUTDOWN_TIMEOUT_MS = 5000
 RETRY_DELAY_MS = 200
+SLOW_MS = 8000  # the first call of a "slow-" key
 SIM_ARGS = ["--latency-ms", str(LATENCY_MS), "--latency-jitter-ms", str(LATENCY_JITTER_MS)]
 
 # Keys (= the identity's sub) pick the sim's behaviour by prefix. "count"
@@ -55,8 +56,10 @@ SCENARIO = {
         {"match": "reject-*", "behaviour": "reject", "status": 400, "internalCode": 5,
          "message": "consumerId"},
         {"match": "fail1-*", "behaviour": "fail", "count": 1, "status": 503, "then": "expose"},
-        {"match": "slow-*", "behaviour": "expose", "latency": {"ms": 4000}, "count": 1,
-         "then": "expose"},
+        # A then-behaviour inherits the latency unless it has its own.
+        {"match": "slow-*", "behaviour": "expose", "latency": {"ms": SLOW_MS}, "count": 1,
+         "then": {"behaviour": "expose",
+                  "latency": {"min": LATENCY_MS, "max": LATENCY_MS + LATENCY_JITTER_MS}}},
     ],
 }
 

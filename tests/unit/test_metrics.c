@@ -15,6 +15,9 @@
 #include <strings.h>
 
 #include <curl/curl.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #include "ew_metrics.h"
 #include "ew_util.h"
@@ -964,16 +967,17 @@ static void reply_clear(reply_t *r)
         memset(r, 0, sizeof(*r));
 }
 
-/* One request on h (reused: keeps its connection). Returns 0 or -1. */
-static int http(CURL *h, int port, const char *method, const char *path,
-                reply_t *r)
+/* One request to host (a numeric address, IPv6 in brackets) on h (reused:
+ * keeps its connection). Returns 0 or -1. */
+static int http_at(CURL *h, const char *host, int port, const char *method,
+                   const char *path, reply_t *r)
 {
         char     url[256];
         char    *ctype = NULL;
         CURLcode rc;
 
         reply_clear(r);
-        snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+        snprintf(url, sizeof(url), "http://%s:%d%s", host, port, path);
         curl_easy_reset(h);
         curl_easy_setopt(h, CURLOPT_URL, url);
         curl_easy_setopt(h, CURLOPT_NOPROXY, "*");
@@ -1001,6 +1005,28 @@ static int http(CURL *h, int port, const char *method, const char *path,
         if (!r->body)
                 r->body = calloc(1, 1);
         return r->body ? 0 : -1;
+}
+
+static int http(CURL *h, int port, const char *method, const char *path,
+                reply_t *r)
+{
+        return http_at(h, "127.0.0.1", port, method, path, r);
+}
+
+/* Whether this host can listen on ::1 at all (checked without ew_metrics). */
+static int ipv6_loopback_usable(void)
+{
+        struct sockaddr_in6 sa;
+        int                 fd = socket(AF_INET6, SOCK_STREAM, 0), ok;
+
+        if (fd == -1)
+                return 0;
+        memset(&sa, 0, sizeof(sa));
+        sa.sin6_family = AF_INET6;
+        sa.sin6_addr   = in6addr_loopback;
+        ok             = bind(fd, (struct sockaddr *)&sa, sizeof(sa)) == 0;
+        close(fd);
+        return ok;
 }
 
 static void test_http_endpoints(void)
@@ -1102,6 +1128,32 @@ static void test_http_any_address(void)
         CU_ASSERT_EQUAL_FATAL(
             http(h, ew_metrics_port(m), "GET", "/healthz", &r), 0);
         CU_ASSERT_EQUAL(r.status, 200);
+        reply_clear(&r);
+        curl_easy_cleanup(h);
+        ew_metrics_destroy(m);
+}
+
+static void test_http_ipv6(void)
+{
+        char          errstr[256] = "";
+        ew_metrics_t *m;
+        CURL         *h;
+        reply_t       r;
+
+        if (!ipv6_loopback_usable()) {
+                fprintf(stderr, "  (no IPv6 loopback here: skipped)\n");
+                return;
+        }
+        m = ew_metrics_new("[::1]:0", errstr, sizeof(errstr));
+        if (!m)
+                fprintf(stderr, "  %s\n", errstr);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(m);
+        h = curl_easy_init();
+        CU_ASSERT_PTR_NOT_NULL_FATAL(h);
+        memset(&r, 0, sizeof(r));
+        CU_ASSERT_EQUAL_FATAL(
+            http_at(h, "[::1]", ew_metrics_port(m), "GET", "/readyz", &r), 0);
+        CU_ASSERT_EQUAL(r.status, 503);
         reply_clear(&r);
         curl_easy_cleanup(h);
         ew_metrics_destroy(m);
@@ -1293,6 +1345,7 @@ static const ew_test_case_t stats_cases[] = {
 static const ew_test_case_t http_cases[] = {
     {"endpoints", test_http_endpoints},
     {"any_address", test_http_any_address},
+    {"ipv6", test_http_ipv6},
     {"disabled", test_http_disabled},
     {"bad_listen", test_http_bad_listen},
     {"concurrent_scrapes", test_concurrent_scrapes},
