@@ -24,6 +24,7 @@ shows as every finished event done again, far beyond the bound, every time,
 instead of only when it misses the last auto commit by chance.
 """
 
+import datetime
 import os
 import re
 import signal
@@ -214,6 +215,24 @@ def most_held(worker):
                                                  worker.log_text())])
 
 
+def slow_calls(stack):
+    """Arrival times (epoch seconds) of the calls the sim answered after
+    SLOW_MS."""
+    out = []
+    for r in stack.sim_requests():
+        if r.get("delayMs") == SLOW_MS:
+            t = datetime.datetime.strptime(r["time"], "%Y-%m-%dT%H:%M:%S.%fZ")
+            out.append(t.replace(tzinfo=datetime.timezone.utc).timestamp())
+    return out
+
+
+def revoke_commit_refused(*workers):
+    """Whether a worker logged that the mock refused its commit on revoke
+    (see the Rebalance test)."""
+    return any("commit of revoked partitions failed: Broker: Group rebalance in progress"
+               in w.log_text() for w in workers)
+
+
 class ResilienceCase(unittest.TestCase):
     """Shared checks and a clock for the report lines."""
 
@@ -255,6 +274,45 @@ class ResilienceCase(unittest.TestCase):
         self.assertLessEqual(dups, dup_bound, f"more duplicates than {why}")
         return dups
 
+    def snapshot_dead(self, stack, ledger, inputs):
+        """After a worker died (or was cut short), before anything else
+        runs: its committed offsets are final. Checks that every event below
+        them has its message (committed implies acknowledged). Returns the
+        committed offsets and how many events have a message but are not
+        committed (they will be done again)."""
+        committed = stack.committed()
+        ledger.poll(0.5)
+        before = set(ledger.counts)
+        self.assertLess(len(before), len(inputs), "the stream was over before the fault")
+        lost = [e for e in inputs.where if inputs.below(e, committed) and e not in before]
+        self.assertEqual(lost[:5], [], f"{len(lost)} offsets were committed before their "
+                                       f"event's message was published")
+        uncommitted = sum(1 for e in before if not inputs.below(e, committed))
+        self.note(f"committed {committed}: {len(before)} events have a message, "
+                  f"{uncommitted} of them uncommitted")
+        return committed, uncommitted
+
+    def check_redone(self, ledger, inputs, committed, uncommitted):
+        """After the restart: no committed event was done again, and the
+        duplicates are exactly the published but uncommitted events."""
+        again = [e for e, c in ledger.counts.items() if c > 1 and inputs.below(e, committed)]
+        self.assertEqual(again[:5], [], f"{len(again)} committed events were done again")
+        self.assertEqual(ledger.duplicates(), uncommitted,
+                         "the duplicates are not exactly the published but uncommitted events")
+
+    def handover_bound(self, handovers, n, *workers):
+        """(bound, why) on duplicates after clean hand-overs: see
+        TwoWorkers. When embedded-kafka refused a commit on revoke (a
+        limit of librdkafka 2.0.2's mock, see the Rebalance test), what the
+        revoking member finished since its last commit is done again: no
+        useful bound with auto commit off."""
+        if revoke_commit_refused(*workers):
+            self.note("the mock refused a commit on revoke (REBALANCE_IN_PROGRESS): "
+                      "duplicate bound lifted for this run")
+            return n, "every event (the mock refused the commit on revoke)"
+        return (handovers * (MAX_IN_FLIGHT + HIGH_WATERMARK),
+                f"{handovers} hand-over(s) x (max_in_flight + high watermark)")
+
     def check_committed(self, stack, inputs):
         got = wait_committed(stack, inputs.ends)
         self.assertEqual({p: got.get(p) for p in inputs.ends}, inputs.ends,
@@ -291,26 +349,12 @@ class KillAndRestart(ResilienceCase):
                 self.assertTrue(ledger.wait_distinct(n // 2, 40), "no progress before the kill")
                 w.kill9()
                 self.note(f"SIGKILL after {ledger.distinct()} events had their message")
-                committed = stack.committed()
-                ledger.poll(0.5)
-                before = Counter(ledger.counts)
-                self.assertLess(len(before), n, "the stream was over before the kill")
-                lost = [e for e in inputs.where if inputs.below(e, committed) and e not in before]
-                self.assertEqual(lost[:5], [], f"{len(lost)} offsets were committed before their "
-                                               f"event's message was published")
-                uncommitted = sum(1 for e in before if not inputs.below(e, committed))
-                self.note(f"committed {committed}: {len(before)} events have a message, "
-                          f"{uncommitted} of them uncommitted")
+                committed, uncommitted = self.snapshot_dead(stack, ledger, inputs)
 
                 w.start()
-                dups = self.check_ledger(ledger, inputs, bound,
-                                         f"{RATE_CAP}/s x {COMMIT_INTERVAL_S + 0.5} s "
-                                         f"+ max_in_flight")
-                again = [e for e, c in ledger.counts.items() if c > 1 and
-                         inputs.below(e, committed)]
-                self.assertEqual(again[:5], [], f"{len(again)} committed events were done again")
-                self.assertEqual(dups, uncommitted, "the duplicates are not exactly the "
-                                                    "published but uncommitted events")
+                self.check_ledger(ledger, inputs, bound,
+                                  f"{RATE_CAP}/s x {COMMIT_INTERVAL_S + 0.5} s + max_in_flight")
+                self.check_redone(ledger, inputs, committed, uncommitted)
                 self.check_committed(stack, inputs)
                 self.assertEqual(w.stop(), 0)
                 self.note(f"restarted worker: {final_stats(w)}")
@@ -361,8 +405,7 @@ class TwoWorkers(ResilienceCase):
                     ledger), "wb did not take over wa's partitions")
 
                 handovers = 1 + len(revoke_drains(a)) + len(revoke_drains(b))
-                self.check_ledger(ledger, inputs, handovers * (MAX_IN_FLIGHT + HIGH_WATERMARK),
-                                  f"{handovers} hand-over(s) x (max_in_flight + high watermark)")
+                self.check_ledger(ledger, inputs, *self.handover_bound(handovers, n, a, b))
                 self.assertEqual(b.stop(), 0)
                 self.check_committed(stack, inputs)
                 sa, sb = final_stats(a), final_stats(b)
@@ -427,40 +470,55 @@ class Sigterm(ResilienceCase):
                 ledger.close()
 
     def test_second_sigterm_stops_at_once(self):
-        """One key in thirty answers its first call after 4 s; a first
-        SIGTERM would wait for those calls, a second one right after it
-        stops the worker at once. The next worker redoes what was not
-        committed. Default commit settings.
+        """One key in thirty answers its first call after SLOW_MS (8 s); a
+        first SIGTERM would wait up to shutdown_timeout_ms (10 s here) for
+        those calls, a second one right after it stops the worker at once.
+        Default commit settings.
 
         Observed: exit status 1 ("cut short") about 0.1 s after the second
-        signal. Duplicate bound: as for SIGKILL (the cut-short worker
-        commits only what it had stored): RATE_CAP x 1.5 s + MAX_IN_FLIGHT.
+        signal; the worker commits on its way out what it had stored. The
+        next worker redoes the rest: as after SIGKILL, every event below the
+        committed offsets has its message, and the duplicates are exactly
+        the events published but not committed (the slow keys' first events
+        sit near the start of every partition and hold the committed prefix
+        back, so that is most of what was done).
         """
         n, parts, keys = 3000, 3, 300
-        bound = int(RATE_CAP * (COMMIT_INTERVAL_S + 0.5)) + MAX_IN_FLIGHT
         with Stack(partitions=parts, scenario=SCENARIO, sim_args=SIM_ARGS) as stack:
             events = make_events("hard", n, keys, {k: "slow" for k in range(0, keys, 30)})
             inputs = Inputs(events, stack.produce(events), parts)
             ledger = Ledger(stack)
+            conf = worker_conf(monitoring={"timeout_ms": SLOW_MS + 5000},
+                               worker={"shutdown_timeout_ms": SLOW_MS + 2000})
             try:
-                w = stack.worker("w1", **worker_conf())
+                w = stack.worker("w1", **conf)
                 self.assertTrue(ledger.wait_distinct(n // 4, 40), "no progress")
-                t0 = time.monotonic()
+                t0, wall0 = time.monotonic(), time.time()
                 w.signal(signal.SIGTERM)
                 time.sleep(0.05)
                 w.signal(signal.SIGTERM)
-                rc = w.wait(SHUTDOWN_TIMEOUT_MS / 1000 + 10)
+                rc = w.wait(SLOW_MS / 1000 + 10)
                 took = time.monotonic() - t0
                 w.log.close()
-                self.note(f"two SIGTERMs at {ledger.distinct()} done: exit {rc} in {took:.2f} s")
-                self.assertIsNotNone(rc, "still running 15 s after two SIGTERMs")
-                self.assertLess(took, 2.0, "a second SIGTERM must stop the worker at once, "
-                                           "not wait for the 4 s calls in flight")
-                self.assertIn("again: stopping now", w.log_text())
+                slow_left = max([arrived + SLOW_MS / 1000 - wall0 for arrived in slow_calls(stack)]
+                                or [0])
+                self.note(f"two SIGTERMs at {ledger.distinct()} done: exit {rc} in {took:.2f} s "
+                          f"(a slow call had {slow_left:.1f} s to go)")
+                self.assertIsNotNone(rc, "still running after two SIGTERMs")
+                self.assertGreater(slow_left, 3.0, "no slow call was in flight: the test proves "
+                                                   "nothing")
+                self.assertLess(took, 1.5, "a second SIGTERM must stop the worker at once, "
+                                           "not wait for the calls in flight")
+                self.assertEqual(rc, 1, "exit status after a second SIGTERM")
+                log = w.log_text()
+                self.assertIn("again: stopping now", log)
+                self.assertNotIn("\ufffd", log, "the log has garbage (an unset error text?)")
+                committed, uncommitted = self.snapshot_dead(stack, ledger, inputs)
 
-                w2 = stack.worker("w2", **worker_conf())
-                self.check_ledger(ledger, inputs, bound,
-                                  f"{RATE_CAP}/s x {COMMIT_INTERVAL_S + 0.5} s + max_in_flight")
+                w2 = stack.worker("w2", **conf)
+                self.check_ledger(ledger, inputs, uncommitted,
+                                  "events published but not committed by the cut-short worker")
+                self.check_redone(ledger, inputs, committed, uncommitted)
                 self.check_committed(stack, inputs)
                 self.assertEqual(w2.stop(), 0)
             finally:
@@ -478,7 +536,18 @@ class Rebalance(ResilienceCase):
         finished beyond the oldest event A abandoned in a revoked partition
         are done again, at most MAX_IN_FLIGHT + HIGH_WATERMARK = 220.
         Without the commit on revoke, B would redo everything A finished in
-        those partitions (~1000 events).
+        those partitions (thousands of events).
+
+        Mock limit (not the worker's): in about one run in four B's
+        SyncGroup reaches the mock after A's (the leader's), the mock
+        answers it INVALID_REQUEST, B rejoins at once, and the group is
+        JOINING again while A drains; the mock then refuses A's OffsetCommit
+        with REBALANCE_IN_PROGRESS (rdkafka_mock_cgrp.c accepts commits only
+        when the group is up or rebalancing), where a real broker accepts a
+        commit of the current generation during PreparingRebalance. A logs
+        "commit of revoked partitions failed" and B redoes those partitions
+        from the start. The duplicate bound is lifted for such a run; no
+        event may be missing either way.
         """
         n, parts = 12000, 6
         with Stack(partitions=parts, scenario=SCENARIO, sim_args=SIM_ARGS) as stack:
@@ -507,8 +576,7 @@ class Rebalance(ResilienceCase):
                                 "a revoke drain ran into the shutdown timeout")
 
                 handovers = len(drains) + len(revoke_drains(b))
-                self.check_ledger(ledger, inputs, handovers * (MAX_IN_FLIGHT + HIGH_WATERMARK),
-                                  f"{handovers} revoke(s) x (max_in_flight + high watermark)")
+                self.check_ledger(ledger, inputs, *self.handover_bound(handovers, n, a, b))
                 self.assertEqual(a.stop(), 0)
                 self.assertEqual(b.stop(), 0)
                 self.check_committed(stack, inputs)
