@@ -4,18 +4,30 @@
 # checks (dpkg-query) and returns within a second, without touching apt.
 #
 #   deploy/install-deps.sh            build + run + test packages
+#   deploy/install-deps.sh --build    only what building the worker needs
+#                                     (cmake -DEW_TESTS=OFF; the image's
+#                                     builder stage)
 #   deploy/install-deps.sh --runtime  only what the worker needs at run time
+#                                     (the shared libraries the binary links
+#                                     and the CA store; the image's runtime)
 set -euo pipefail
 
-build_pkgs=(
-  build-essential cmake pkg-config git
+# Building the worker alone (EW_TESTS=OFF).
+core_build_pkgs=(
+  build-essential cmake pkg-config
   librdkafka-dev libcurl4-openssl-dev libjson-c-dev libyaml-dev
-  libcunit1-dev libmicrohttpd-dev libssl-dev
+  libmicrohttpd-dev libssl-dev
+)
+build_pkgs=(
+  "${core_build_pkgs[@]}" git libcunit1-dev
 )
 test_pkgs=(
-  kcat wrk python3 python3-kafka yamllint
+  kcat wrk python3 python3-kafka python3-yaml yamllint
   clang libclang-rt-14-dev valgrind curl procps
 )
+# One package per library the binary links (tests/deploy/check.sh checks
+# this against the binary's NEEDED entries), plus the CA certificates that
+# TLS to the brokers and to the Monitoring API verifies against.
 runtime_pkgs=(
   librdkafka1 libcurl4 libjson-c5 libyaml-0-2 libmicrohttpd12 libssl3 ca-certificates
 )
@@ -23,8 +35,9 @@ runtime_pkgs=(
 want=()
 case "${1:-}" in
   --runtime) want=("${runtime_pkgs[@]}") ;;
+  --build) want=("${core_build_pkgs[@]}") ;;
   "") want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;;
-  *) echo "usage: $0 [--runtime]" >&2; exit 2 ;;
+  *) echo "usage: $0 [--build|--runtime]" >&2; exit 2 ;;
 esac
 
 missing=()

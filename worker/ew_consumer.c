@@ -254,6 +254,15 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
 }
 
+static int stats_cb(rd_kafka_t *rk, char *json, size_t len, void *opaque)
+{
+        ew_consumer_t *c = opaque;
+
+        (void)rk;
+        c->hooks.stats(c->hooks.arg, json, len);
+        return 0; /* librdkafka frees json */
+}
+
 static void error_cb(rd_kafka_t *rk, int err, const char *reason, void *opaque)
 {
         (void)rk;
@@ -351,6 +360,17 @@ ew_consumer_t *ew_consumer_new(const ew_config_t *conf, ew_loop_t *loop,
         if (!rkc)
                 goto error;
         rd_kafka_conf_set_rebalance_cb(rkc, rebalance_cb);
+        if (c->hooks.stats) {
+                char val[32];
+                size_t vlen = sizeof(val);
+                /* A user's own interval (kafka.properties) is kept. */
+                if (rd_kafka_conf_get(rkc, "statistics.interval.ms", val,
+                                      &vlen) == RD_KAFKA_CONF_OK &&
+                    !strcmp(val, "0"))
+                        rd_kafka_conf_set(rkc, "statistics.interval.ms",
+                                          "5000", NULL, 0);
+                rd_kafka_conf_set_stats_cb(rkc, stats_cb);
+        }
         rd_kafka_conf_set_error_cb(rkc, error_cb);
         rd_kafka_conf_set_opaque(rkc, c);
         c->rk = rd_kafka_new(RD_KAFKA_CONSUMER, rkc, why, sizeof(why));

@@ -45,6 +45,9 @@ typedef struct ew_consumer_hooks {
          * gave them away, so nothing can be committed). The hook finishes
          * or abandons their pending events before returning. */
         void (*revoke)(void *arg, ew_partition_t **parts, int cnt, int lost);
+        /* librdkafka's statistics JSON (every statistics.interval.ms,
+         * 5000 by default when this hook is set); may be NULL. */
+        void (*stats)(void *arg, const char *json, size_t len);
         void *arg;
 } ew_consumer_hooks_t;
 

@@ -69,10 +69,12 @@ struct ew_job {
         size_t value_len;
         rd_kafka_headers_t *headers; /* the input's, owned */
 
-        ew_event_t *ev;   /* NULL for an invalid event */
         char event_id[EVENT_ID_SIZE];
-        const char *account; /* the event's or the config's */
-        const char *app;
+        const char *account; /* the account's id (lives in acct) */
+        const char *app;     /* the event's or the config's */
+        char *strs;          /* the event's strings the job keeps */
+        const char *ev_vid;  /* the event's own visitorId, or NULL */
+        const char *ev_sid;  /* the event's own sessionId, or NULL */
         const void *msg_key; /* input key, else derived; may be NULL */
         size_t msg_key_len;
         int holds_key;       /* holds its key's active slot in keyq */
@@ -118,6 +120,7 @@ struct ew_engine {
         char *topics[MAX_TOPICS];
         int topics_cnt;
         ew_engine_stats_t stats;
+        ew_metrics_t *metrics; /* may be NULL */
 };
 
 static void publish(ew_job_t *job);
@@ -175,7 +178,7 @@ static void job_free(ew_job_t *job)
         eng->live--;
 
         ew_result_clear(&job->result);
-        ew_event_destroy(job->ev);
+        free(job->strs);
         if (job->headers)
                 rd_kafka_headers_destroy(job->headers);
         if (job->out_hdrs)
@@ -314,6 +317,7 @@ static ew_account_t *account_get(ew_engine_t *eng, const char *id)
                 ew_account_destroy(acct);
                 return NULL;
         }
+        ew_metrics_circuit_set(eng->metrics, acct->id, EW_M_CIRCUIT_CLOSED);
         return acct;
 }
 
@@ -449,8 +453,8 @@ static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
                                   "header",
                         job->event_id);
         job->out.dead_letter = 1;
-        job->out.key         = ew_message_key(job->key, job->key_len, job->ev,
-                                              &job->out.key_len);
+        job->out.key         = job->msg_key;
+        job->out.key_len     = job->msg_key_len;
         job->out.value       = job->value;
         job->out.value_len   = job->value_len;
         job->out.headers     = job->out_hdrs;
@@ -458,6 +462,9 @@ static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
         job->out.dead        = &job->dead;
         job->out.source      = &job->source;
         eng->stats.dead_letters++;
+        ew_metrics_counter_add(eng->metrics, EW_M_DEAD_LETTERS, (int)kind, 1);
+        if (job->attempts > 0)
+                ew_metrics_observe(eng->metrics, EW_M_ATTEMPTS, job->attempts);
 
         EW_LOGF(EW_LOG_INFO, "engine", job_fields(job, &lf),
                 "dead letter %s: %s", ew_dead_kind_str(kind),
@@ -489,14 +496,17 @@ static void finish_outcome(ew_job_t *job)
         }
         job->out.dead_letter = 0;
         job->out.kind        = job->result.kind;
-        job->out.key         = ew_message_key(job->key, job->key_len, job->ev,
-                                              &job->out.key_len);
+        job->out.key         = job->msg_key;
+        job->out.key_len     = job->msg_key_len;
         job->out.value       = job->out_value;
         job->out.headers     = NULL;
         job->out.event_id    = job->event_id;
         job->out.dead        = NULL;
         job->out.source      = &job->source;
         eng->stats.outcomes++;
+        ew_metrics_counter_add(eng->metrics, EW_M_OUTCOMES,
+                               (int)job->result.kind, 1);
+        ew_metrics_observe(eng->metrics, EW_M_ATTEMPTS, job->attempts);
         EW_LOGF(EW_LOG_DEBUG, "engine", job_fields(job, &lf), "outcome %s",
                 ew_result_kind_str(job->result.kind));
         publish(job);
@@ -549,6 +559,10 @@ void ew_engine_published(ew_engine_t *eng, ew_job_t *job, const char *err)
                 publish_backoff(job);
                 return;
         }
+        if (job->timestamp_ms > 0)
+                ew_metrics_observe(eng->metrics, EW_M_END_TO_END,
+                                   (double)(ew_wall_ms() - job->timestamp_ms) /
+                                       1000.0);
         if (eng->hooks.done)
                 eng->hooks.done(eng->hooks.arg, job->opaque, &job->out);
         job_free(job);
@@ -584,6 +598,7 @@ static void schedule_retry(ew_job_t *job, const char *retry_after)
                 (long long)delay);
         job->state = JOB_RETRY_WAIT;
         eng->stats.retries++;
+        ew_metrics_counter_add(eng->metrics, EW_M_RETRIES, 0, 1);
         if (ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay,
                           job) == -1) {
                 EW_ERROR("engine", "event %s: cannot arm a timer; retrying "
@@ -598,6 +613,8 @@ static void account_record(ew_engine_t *eng, ew_account_t *acct, int failed)
 {
         if (!ew_account_record(acct, ew_mono_ms(), failed))
                 return;
+        ew_metrics_circuit_set(eng->metrics, acct->id,
+                               (ew_m_circuit_t)acct->circuit);
         if (acct->circuit == EW_CIRCUIT_OPEN) {
                 EW_WARN("engine",
                         "account %s: circuit open after repeated failures; its "
@@ -620,6 +637,10 @@ static void on_http_done(void *opaque, const ew_http_result_t *hr)
         job->req = NULL;
         eng->in_flight--;
         ew_result_clear(res);
+        ew_metrics_counter_add(eng->metrics, EW_M_API_RESPONSES,
+                               (int)ew_metrics_http_class(hr->status), 1);
+        ew_metrics_observe(eng->metrics, EW_M_API_LATENCY,
+                           (double)hr->elapsed_ms / 1000.0);
 
         if (hr->status == 0) {
                 char msg[512];
@@ -703,9 +724,9 @@ static void choose_visit(ew_job_t *job)
         const char *vid = NULL, *sid = NULL;
 
         job->vid_sid_set = 1;
-        if (job->ev->visitor_id || job->ev->session_id) {
-                vid = job->ev->visitor_id;
-                sid = job->ev->session_id;
+        if (job->ev_vid || job->ev_sid) {
+                vid = job->ev_vid;
+                sid = job->ev_sid;
         } else if (job->msg_key_len > 0) {
                 job->visit_from_cache = ew_sessions_get(
                     eng->sessions, job->account, job->msg_key,
@@ -867,6 +888,32 @@ void ew_engine_destroy(ew_engine_t *eng)
         free(eng);
 }
 
+/* W3C Trace Context: version-traceid-parentid-flags in lowercase hex
+ * (2-32-16-2), later versions possibly followed by "-more". */
+static int valid_traceparent(const char *v, size_t n)
+{
+        static const size_t dash[] = {2, 35, 52};
+        size_t i, d = 0;
+
+        if (n < 55 || (n > 55 && v[55] != '-') ||
+            (v[0] == 'f' && v[1] == 'f'))
+                return 0;
+        for (i = 0; i < 55; i++) {
+                if (d < 3 && i == dash[d]) {
+                        if (v[i] != '-')
+                                return 0;
+                        d++;
+                } else if (!((v[i] >= '0' && v[i] <= '9') ||
+                             (v[i] >= 'a' && v[i] <= 'f'))) {
+                        return 0;
+                }
+        }
+        for (; i < n; i++)
+                if (v[i] < 0x21 || v[i] > 0x7e)
+                        return 0;
+        return 1;
+}
+
 static char *header_string(rd_kafka_headers_t *hdrs, const char *name)
 {
         const void *val;
@@ -877,9 +924,8 @@ static char *header_string(rd_kafka_headers_t *hdrs, const char *name)
                          RD_KAFKA_RESP_ERR_NO_ERROR ||
             !val || size == 0 || size > 512)
                 return NULL;
-        if (memchr(val, '\0', size) || memchr(val, '\r', size) ||
-            memchr(val, '\n', size))
-                return NULL; /* never forward header injection */
+        if (!valid_traceparent(val, size))
+                return NULL; /* forward only a well-formed W3C value */
         s = malloc(size + 1);
         if (!s)
                 return NULL;
@@ -888,9 +934,57 @@ static char *header_string(rd_kafka_headers_t *hdrs, const char *name)
         return s;
 }
 
+/* Copies what the job keeps of the parsed event (app id, own visit, the
+ * derived key) into one allocation, so the json-c tree can go at once: a
+ * waiting event then costs its raw value and its request body. Returns 0,
+ * or -1 if out of memory. */
+static int take_event(ew_job_t *job, const ew_event_t *ev)
+{
+        const ew_config_t *conf = job->eng->conf;
+        const char *parts[4]    = {ev->app_installation_id, ev->visitor_id,
+                                   ev->session_id, NULL};
+        size_t lens[4]          = {0, 0, 0, 0};
+        const char **dst[3]     = {&job->app, &job->ev_vid, &job->ev_sid};
+        const void *key;
+        size_t key_len, need = 0;
+        char *p;
+        int i;
+
+        key = ew_message_key(job->key, job->key_len, ev, &key_len);
+        if (key && key != (const void *)job->key) {
+                parts[3] = key; /* derived: lives in the tree */
+                lens[3]  = key_len;
+        }
+        for (i = 0; i < 3; i++)
+                lens[i] = parts[i] ? strlen(parts[i]) : 0;
+        for (i = 0; i < 4; i++)
+                need += parts[i] ? lens[i] + 1 : 0;
+        p = job->strs = malloc(need ? need : 1);
+        if (!p)
+                return -1;
+        for (i = 0; i < 4; i++) {
+                if (!parts[i])
+                        continue;
+                memcpy(p, parts[i], lens[i]);
+                p[lens[i]] = '\0';
+                if (i < 3)
+                        *dst[i] = p;
+                else
+                        key = p;
+                p += lens[i] + 1;
+        }
+        if (!job->app)
+                job->app = conf->monitoring.app_installation_id;
+        job->msg_key     = key;
+        job->msg_key_len = key ? key_len : 0;
+        return 0;
+}
+
 int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
 {
         const ew_config_t *conf = eng->conf;
+        ew_event_t *ev          = NULL;
+        const char *account;
         char errstr[512];
         ew_job_t *job;
         int r;
@@ -925,40 +1019,42 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
         job_link(eng, job);
         eng->stats.submitted++;
 
+        /* Until the event parses, its messages carry the input key. */
+        job->msg_key = ew_message_key(job->key, job->key_len, NULL,
+                                      &job->msg_key_len);
         if (ew_event_parse(job->value, job->value_len, &eng->limits,
-                           &job->source, &job->ev, job->event_id,
+                           &job->source, &ev, job->event_id,
                            sizeof(job->event_id), errstr,
                            sizeof(errstr)) == -1) {
                 finish_dead(job, EW_DEAD_INVALID_EVENT, "%s", errstr);
                 return 0;
         }
-
-        job->account = job->ev->account_id ? job->ev->account_id
-                                           : conf->monitoring.account_id;
-        job->app     = job->ev->app_installation_id
-                           ? job->ev->app_installation_id
-                           : conf->monitoring.app_installation_id;
-        if (!job->account) {
+        account = ev->account_id ? ev->account_id : conf->monitoring.account_id;
+        if (!account) {
+                ew_event_destroy(ev);
                 finish_dead(job, EW_DEAD_INVALID_EVENT,
                             "accountId: missing: the event has none and "
                             "monitoring.account_id is not set");
                 return 0;
         }
-        job->acct = account_get(eng, job->account);
-        if (!job->acct) {
+        job->acct = account_get(eng, account);
+        if (!job->acct || take_event(job, ev) == -1) {
+                ew_event_destroy(ev);
                 finish_dead(job, EW_DEAD_INVALID_EVENT,
-                            "accountId: out of memory tracking the account");
+                            "out of memory taking the event");
                 return 0;
         }
+        job->account = job->acct->id;
+        job->body    = ew_request_body(ev, conf->identity.hash_key,
+                                       &job->body_len);
+        /* From here on the job needs none of the parsed tree. */
+        ew_event_destroy(ev);
         if (!job->app) {
                 finish_dead(job, EW_DEAD_INVALID_EVENT,
                             "appInstallationId: missing: the event has none "
                             "and monitoring.app_installation_id is not set");
                 return 0;
         }
-
-        job->body = ew_request_body(job->ev, conf->identity.hash_key,
-                                    &job->body_len);
         if (!job->body) {
                 finish_dead(job, EW_DEAD_INVALID_EVENT,
                             "could not build the request body (out of "
@@ -966,8 +1062,6 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
                 return 0;
         }
         job->traceparent = header_string(job->headers, "traceparent");
-        job->msg_key = ew_message_key(job->key, job->key_len, job->ev,
-                                      &job->msg_key_len);
 
         r = ew_keyq_push(eng->keyq, job->msg_key, job->msg_key_len, job);
         if (r == 1) {
@@ -1111,6 +1205,11 @@ int ew_engine_abandon(ew_engine_t *eng, int (*pred)(void *opaque, void *arg),
         eng->no_pump = 0;
         pump(eng);
         return cnt;
+}
+
+void ew_engine_set_metrics(ew_engine_t *eng, ew_metrics_t *m)
+{
+        eng->metrics = m;
 }
 
 void ew_engine_get_stats(const ew_engine_t *eng, ew_engine_stats_t *st)

@@ -38,6 +38,7 @@
 #include "ew_event.h"
 #include "ew_http.h"
 #include "ew_message.h"
+#include "ew_metrics.h"
 
 typedef struct ew_engine ew_engine_t;
 typedef struct ew_job ew_job_t;
@@ -103,7 +104,13 @@ ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,
                            const ew_engine_hooks_t *hooks, char *errstr,
                            size_t errstr_size);
 
-/* Frees every job (no hooks called) and the engine. NULL-safe. */
+/* Counts into m (may be NULL; borrowed: must outlive the engine): outcomes,
+ * dead letters, API answers by class, retries, attempts, API and
+ * end-to-end latency, circuit state per account. */
+void ew_engine_set_metrics(ew_engine_t *eng, ew_metrics_t *m);
+
+/* Frees every job (the dropped hook is called for each) and the engine.
+ * NULL-safe. */
 void ew_engine_destroy(ew_engine_t *eng);
 
 /* Takes one input. Never fails for a bad event (that becomes a dead

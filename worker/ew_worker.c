@@ -15,6 +15,7 @@
 #include "ew_http.h"
 #include "ew_log.h"
 #include "ew_loop.h"
+#include "ew_metrics.h"
 #include "ew_producer.h"
 #include "ew_util.h"
 #include "ew_version.h"
@@ -31,6 +32,7 @@ typedef struct ew_worker {
         ew_engine_t *eng;
         ew_producer_t *prod;
         ew_consumer_t *cons;
+        ew_metrics_t *metrics; /* never NULL once started */
         int sigfd;
         int signals;  /* 1: stopping, 2+: stop at once */
         int draining; /* inside a revoke drain */
@@ -71,6 +73,7 @@ static int on_message(void *arg, ew_partition_t *part, rd_kafka_message_t *rkm)
         in.timestamp_ms     = rd_kafka_message_timestamp(rkm, NULL);
         in.opaque           = part;
         w->consumed++;
+        ew_metrics_counter_add(w->metrics, EW_M_EVENTS_CONSUMED, 0, 1);
         return ew_engine_submit(w->eng, &in);
 }
 
@@ -101,6 +104,13 @@ static void on_done(void *arg, void *opaque, const ew_output_t *out)
         ew_worker_t *w = arg;
 
         ew_consumer_done(w->cons, opaque, out->source->offset);
+}
+
+static void on_stats(void *arg, const char *json, size_t len)
+{
+        ew_worker_t *w = arg;
+
+        ew_metrics_update_from_stats(w->metrics, json, len);
 }
 
 static void on_dropped(void *arg, void *opaque)
@@ -167,6 +177,24 @@ static void backpressure(ew_worker_t *w)
         }
 }
 
+/* The loop's own gauges and its heartbeat, for /metrics and /healthz. */
+static void update_gauges(ew_worker_t *w)
+{
+        ew_engine_stats_t st;
+        int assigned = ew_consumer_assigned_cnt(w->cons);
+
+        ew_engine_get_stats(w->eng, &st);
+        ew_metrics_heartbeat(w->metrics, ew_mono_ms());
+        ew_metrics_gauge_set(w->metrics, EW_M_IN_FLIGHT, st.in_flight);
+        ew_metrics_gauge_set(w->metrics, EW_M_WAITING, st.waiting);
+        ew_metrics_gauge_set(w->metrics, EW_M_ASSIGNED_PARTITIONS, assigned);
+        ew_metrics_gauge_set(w->metrics, EW_M_PAUSED_PARTITIONS,
+                             ew_consumer_paused(w->cons) ? assigned : 0);
+        ew_metrics_gauge_set(w->metrics, EW_M_PRODUCER_QUEUE_DEPTH,
+                             ew_producer_outq_len(w->prod));
+        ew_metrics_set_ready(w->metrics, assigned > 0 && !stopping(w));
+}
+
 /* One turn of the loop: wait for the earliest of an fd, curl's timer, a
  * retry timer or the tick; then serve what is due. */
 static void iterate(ew_worker_t *w, long max_wait_ms)
@@ -191,6 +219,7 @@ static void iterate(ew_worker_t *w, long max_wait_ms)
                 ew_http_on_timeout(w->http);
         ew_engine_run_timers(w->eng);
         ew_consumer_store_offsets(w->cons);
+        update_gauges(w);
 
         now = ew_mono_ms();
         if (now >= w->next_tick_ms) {
@@ -309,6 +338,7 @@ static void shutdown_worker(ew_worker_t *w)
         char errstr[512];
         int left;
 
+        ew_metrics_set_ready(w->metrics, 0);
         ew_consumer_set_paused(w->cons, 1);
         w->draining = 1;
         drain(w, any, NULL, engine_active, deadline);
@@ -376,6 +406,14 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
                 goto done;
         }
 
+        w.metrics = ew_metrics_new(conf->metrics.listen, errstr, errstr_size);
+        if (!w.metrics)
+                goto done;
+        if (ew_metrics_port(w.metrics) > 0)
+                EW_INFO("worker", "metrics and health on port %d (/metrics, "
+                                  "/healthz, /readyz)",
+                        ew_metrics_port(w.metrics));
+
         w.loop = ew_loop_new(errstr, errstr_size);
         if (!w.loop)
                 goto done;
@@ -404,6 +442,7 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
         w.eng      = ew_engine_new(conf, w.http, &eh, errstr, errstr_size);
         if (!w.eng)
                 goto done;
+        ew_engine_set_metrics(w.eng, w.metrics);
 
         w.prod = ew_producer_new(conf, w.loop, on_delivery, &w, errstr,
                                  errstr_size);
@@ -413,6 +452,7 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
         memset(&ch, 0, sizeof(ch));
         ch.message = on_message;
         ch.revoke  = on_revoke;
+        ch.stats   = on_stats;
         ch.arg     = &w;
         w.cons     = ew_consumer_new(conf, w.loop, &ch, errstr, errstr_size);
         if (!w.cons)
@@ -457,6 +497,7 @@ done:
         ew_loop_destroy(w.loop);
         if (w.sigfd != -1)
                 close(w.sigfd);
+        ew_metrics_destroy(w.metrics);
         if (rc >= 0)
                 EW_INFO("worker", "stopped%s", rc ? " (cut short)" : "");
         return rc;

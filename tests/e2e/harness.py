@@ -8,7 +8,9 @@ when the Stack closes, whatever happened.
 
 import json
 import os
+import shutil
 import signal
+import sys
 import subprocess
 import tempfile
 import time
@@ -209,7 +211,9 @@ class Stack:
         self.kafka.stdin.flush()
         return self.kafka.stdout.readline().decode().strip()
 
-    def close(self):
+    def close(self, keep=False):
+        """Stops every process; removes the stack's directory unless keep
+        (or EW_KEEP_TMP) is set, so a failure's logs stay behind."""
         for w in self.workers:
             if w.alive():
                 w.proc.kill()
@@ -224,12 +228,17 @@ class Stack:
                     p.wait()
         if getattr(self, "producer", None):
             self.producer.close(timeout=2)
+            self.producer = None
+        if keep or os.environ.get("EW_KEEP_TMP"):
+            print(f"stack files kept in {self.dir}", file=sys.stderr)
+        else:
+            shutil.rmtree(self.dir, ignore_errors=True)
 
     def __enter__(self):
         return self
 
-    def __exit__(self, *exc):
-        self.close()
+    def __exit__(self, exc_type, exc, tb):
+        self.close(keep=exc_type is not None)
 
     # --- Kafka I/O ------------------------------------------------------
     def produce(self, events, topic=INPUT):
@@ -323,6 +332,14 @@ class Record:
 
     def __repr__(self):
         return f"Record(key={self.key!r}, json={self.json!r}, headers={self.headers!r})"
+
+
+def wall_ms(ts):
+    """RFC 3339 UTC time of the simulator's log ("...T06:39:28.131Z") to
+    epoch milliseconds."""
+    from datetime import datetime, timezone
+    dt = datetime.strptime(ts, "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return int(dt.timestamp() * 1000)
 
 
 def by_event(records):

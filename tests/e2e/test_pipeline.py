@@ -9,7 +9,9 @@ import time
 import unittest
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import Stack, by_event, identity_event, run  # noqa: E402
+from harness import Stack, by_event, identity_event, run, wall_ms as ms  # noqa: E402
+
+TRACEPARENT = "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"
 
 SCENARIO = {
     "default": "expose",
@@ -41,11 +43,6 @@ def requests_for(stack, sub):
     return out
 
 
-def ms(ts):
-    # "2026-11-24T06:39:28.131Z" -> milliseconds of the day
-    t = ts.split("T", 1)[1].rstrip("Z")
-    h, m, s = t.split(":")
-    return int((int(h) * 3600 + int(m) * 60 + float(s)) * 1000)
 
 
 class Outcomes(unittest.TestCase):
@@ -71,10 +68,13 @@ class Outcomes(unittest.TestCase):
             ("k-notjson", "this is not json"),
             ("k-imp", identity_event("e-imp", "imp-1",
                                      engagementAttributes=[{"type": "impDisplay"}])),
+            ("k-trace", identity_event("e-trace", "trace-1"), [("traceparent", TRACEPARENT)]),
+            ("k-badtrace", identity_event("e-badtrace", "trace-2"),
+             [("traceparent", "00-abc\r\nX-Evil: 1")]),
         ]
         cls.t0 = time.time()
         cls.stack.produce(events)
-        cls.out = by_event(cls.stack.outcomes(8, timeout=60))
+        cls.out = by_event(cls.stack.outcomes(10, timeout=60))
         cls.dead = by_event(cls.stack.dead_letters(6, timeout=60))
 
     @classmethod
@@ -201,6 +201,14 @@ class Outcomes(unittest.TestCase):
         self.assertTrue(notjson[0].headers["eventId"].startswith("events:"))
         self.assertEqual(requests_for(self.stack, "imp-1"), [])
 
+    def test_traceparent_forwarded_when_well_formed(self):
+        self.outcome("e-trace")
+        self.outcome("e-badtrace")
+        good = requests_for(self.stack, "trace-1")[0]
+        bad = requests_for(self.stack, "trace-2")[0]
+        self.assertEqual(good["headers"].get("traceparent"), TRACEPARENT)
+        self.assertNotIn("traceparent", bad["headers"])
+
     def test_every_event_exactly_one_message(self):
         ids = set(self.out) | set(self.dead)
         self.assertEqual(len(self.out) + len(self.dead), len(ids), "an event in both topics")
@@ -227,6 +235,34 @@ class Sessions(unittest.TestCase):
             self.assertEqual(reqs[1]["query"].get("vid"), vid)
             self.assertEqual(reqs[2]["query"].get("vid"), "own-vid", "the event's visit wins")
             self.assertNotIn("sid", reqs[2]["query"])
+            self.assertEqual(w.stop(), 0)
+
+
+class HashedIdentities(unittest.TestCase):
+    def test_sub_and_consumer_id_hashed_before_leaving(self):
+        import hashlib
+        import hmac
+        key = "k3y-for-hmac-tests"
+
+        def h(v):
+            return hmac.new(key.encode(), v.encode(), hashlib.sha256).hexdigest()
+
+        with Stack() as stack:
+            w = stack.worker(identity={"hash_key": key})
+            stack.produce([("kh", {"eventId": "h1", "consumerId": "alice@example.com",
+                                   "identities": [{"iss": "i", "acr": "0", "sub": "alice@example.com"},
+                                                  {"acr": "loa1", "sub": "+15551234567"}]})])
+            out = stack.outcomes(1, timeout=30)
+            self.assertEqual(out[0].json["outcome"], "engagement")
+            reqs = [r for r in stack.sim_requests() if r["path"].endswith("/engagement")]
+            self.assertEqual(len(reqs), 1)
+            body = reqs[0]["body"]
+            self.assertEqual(body["consumerId"], h("alice@example.com"))
+            self.assertEqual([i["sub"] for i in body["identities"]],
+                             [h("alice@example.com"), h("+15551234567")])
+            self.assertEqual(body["identities"][0]["iss"], "i")
+            log = open(stack.sim_log_path).read() + w.log_text()
+            self.assertNotIn("alice@example.com", log, "the clear identity never reaches the API or the log")
             self.assertEqual(w.stop(), 0)
 
 

@@ -5,14 +5,16 @@ circuit breaker, and dead-letter redrive."""
 
 import json
 import os
+import re
 import subprocess
 import sys
 import time
 import unittest
+import urllib.error
 import urllib.request
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import BUILD, Stack, by_event, identity_event, run  # noqa: E402
+from harness import BUILD, Stack, by_event, identity_event, run, wall_ms  # noqa: E402
 
 WORKER = os.path.join(BUILD, "engagement-worker")
 
@@ -37,9 +39,7 @@ def engagement_requests(stack, sub_prefix=None):
 
 
 def ts(r):
-    t = r["time"].split("T", 1)[1].rstrip("Z")
-    h, m, s = t.split(":")
-    return int(h) * 3600 + int(m) * 60 + float(s)
+    return wall_ms(r["time"]) / 1000.0
 
 
 class Discovery(unittest.TestCase):
@@ -205,6 +205,76 @@ class Redrive(unittest.TestCase):
             self.assertNotIn(b"invalid", p.stdout)
             p = redrive("--since", "yesterday")
             self.assertEqual(p.returncode, 2)
+            self.assertEqual(w.stop(), 0)
+
+
+def scrape(port, path):
+    try:
+        with urllib.request.urlopen(f"http://127.0.0.1:{port}{path}", timeout=5) as r:
+            return r.status, r.read().decode()
+    except urllib.error.HTTPError as e:
+        return e.code, e.read().decode()
+
+
+def parse_prometheus(text):
+    """{'name{labels}': value} of every sample line."""
+    out = {}
+    for line in text.splitlines():
+        if line and not line.startswith("#"):
+            name, value = line.rsplit(" ", 1)
+            out[name] = float(value)
+    return out
+
+
+class Metrics(unittest.TestCase):
+    def test_metrics_health_and_readiness_during_a_run(self):
+        scenario = {"default": "expose", "rules": [
+            {"match": "mconv-*", "behaviour": "conversation"},
+            {"match": "mfail-*", "behaviour": "fail", "count": 1, "status": 503, "then": "expose"},
+            {"match": "mrej-*", "behaviour": "reject", "status": 400, "internalCode": 5}]}
+        with Stack(scenario=scenario) as stack:
+            w = stack.worker(metrics={"listen": "127.0.0.1:0"},
+                             kafka={"properties": {"consumer.statistics.interval.ms": "1000",
+                                                   "consumer.session.timeout.ms": "6000"}})
+            self.assertTrue(w.wait_log("metrics and health on port"))
+            port = int(re.search(r"metrics and health on port (\d+)", w.log_text()).group(1))
+            self.assertEqual(scrape(port, "/healthz")[0], 200)
+            self.assertTrue(w.wait_log("assigned 3 partition", timeout=30))
+            deadline = time.time() + 10
+            while scrape(port, "/readyz")[0] != 200 and time.time() < deadline:
+                time.sleep(0.2)
+            self.assertEqual(scrape(port, "/readyz")[0], 200, "ready once partitions are assigned")
+            events = [(f"k{i}", identity_event(f"m{i}", f"m-{i}")) for i in range(10)]
+            events += [("kc", identity_event("mc", "mconv-1")), ("kf", identity_event("mf", "mfail-1")),
+                       ("kr", identity_event("mr", "mrej-1")), ("kx", "not json")]
+            stack.produce(events)
+            stack.outcomes(12, timeout=30)
+            stack.dead_letters(2, timeout=30)
+            time.sleep(2.5)  # a statistics interval for the lag
+            status, text = scrape(port, "/metrics")
+            self.assertEqual(status, 200)
+            m = parse_prometheus(text)
+            p = "engagement_worker_"
+            self.assertEqual(m[p + "events_consumed_total"], 14)
+            self.assertEqual(m[p + 'outcomes_total{outcome="engagement"}'], 11)
+            self.assertEqual(m[p + 'outcomes_total{outcome="conversation"}'], 1)
+            self.assertEqual(m[p + 'dead_letters_total{kind="rejected"}'], 1)
+            self.assertEqual(m[p + 'dead_letters_total{kind="invalid_event"}'], 1)
+            self.assertEqual(m[p + 'api_responses_total{class="2xx"}'], 12)
+            self.assertEqual(m[p + 'api_responses_total{class="5xx"}'], 1)
+            self.assertEqual(m[p + 'api_responses_total{class="4xx"}'], 1)
+            self.assertEqual(m[p + "retries_total"], 1)
+            self.assertEqual(m[p + "attempts_count"], 13)
+            self.assertEqual(m[p + "api_latency_seconds_count"], 14)
+            self.assertEqual(m[p + "end_to_end_latency_seconds_count"], 14)
+            self.assertEqual(m[p + "in_flight"], 0)
+            self.assertEqual(m[p + "assigned_partitions"], 3)
+            self.assertEqual(m[p + 'circuit_state{account="acc-1"}'], 0)
+            lags = {k: v for k, v in m.items() if k.startswith(p + "consumer_lag{")}
+            self.assertEqual(len(lags), 3, "a lag per assigned partition: " + repr(lags))
+            self.assertTrue(all(v == 0 for v in lags.values()), lags)
+            self.assertIn("# TYPE engagement_worker_api_latency_seconds histogram", text)
+            self.assertEqual(scrape(port, "/nope")[0], 404)
             self.assertEqual(w.stop(), 0)
 
 
