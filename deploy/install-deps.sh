@@ -23,7 +23,7 @@ build_pkgs=(
 )
 test_pkgs=(
   kcat wrk python3 python3-kafka python3-yaml yamllint
-  clang libclang-rt-14-dev valgrind curl procps
+  clang libclang-rt-14-dev clang-format valgrind curl procps
 )
 # One package per library the binary links (tests/deploy/check.sh checks
 # this against the binary's NEEDED entries), plus the CA certificates that

@@ -32,9 +32,9 @@ ew_account_t *ew_account_new(const char *id, const ew_account_conf_t *conf,
                 acct->domain            = EW_DOMAIN_READY;
                 acct->domain_expires_ms = INT64_MAX;
         }
-        acct->tokens    = conf->burst > 0 ? conf->burst
-                                          : (conf->rate_per_s > 1 ? conf->rate_per_s
-                                                                  : 1);
+        acct->tokens    = conf->burst > 0
+                              ? conf->burst
+                              : (conf->rate_per_s > 1 ? conf->rate_per_s : 1);
         acct->refill_ms = now_ms;
         acct->wake_ms   = -1;
         ew_timer_init(&acct->wake_timer);
@@ -88,7 +88,7 @@ static void window_sum(const ew_account_t *acct, int64_t now_ms, int *calls,
                        int *failures)
 {
         int64_t oldest = now_ms - acct->conf->window_ms;
-        int i;
+        int     i;
 
         *calls = *failures = 0;
         for (i = 0; i < EW_ACCOUNT_WINDOW_SLOTS; i++) {
@@ -109,10 +109,11 @@ static void window_clear(ew_account_t *acct)
 ew_admit_t ew_account_admit(ew_account_t *acct, int64_t now_ms,
                             int64_t *wake_ms)
 {
-        const ew_account_conf_t *c = acct->conf;
-        int probe                  = 0;
+        const ew_account_conf_t *c     = acct->conf;
+        int                      probe = 0;
 
-        if (acct->domain != EW_DOMAIN_READY && acct->domain != EW_DOMAIN_REFRESH)
+        if (acct->domain != EW_DOMAIN_READY &&
+            acct->domain != EW_DOMAIN_REFRESH)
                 return EW_ADMIT_WAIT_DOMAIN;
 
         if (acct->circuit == EW_CIRCUIT_OPEN) {
@@ -135,15 +136,15 @@ ew_admit_t ew_account_admit(ew_account_t *acct, int64_t now_ms,
 
         if (c->rate_per_s > 0) {
                 double size = bucket_size(acct);
-                acct->tokens += (double)(now_ms - acct->refill_ms) *
-                                c->rate_per_s / 1000.0;
+                acct->tokens +=
+                    (double)(now_ms - acct->refill_ms) * c->rate_per_s / 1000.0;
                 if (acct->tokens > size)
                         acct->tokens = size;
                 acct->refill_ms = now_ms;
                 if (acct->tokens < 1.0) {
-                        *wake_ms = now_ms + (int64_t)ceil((1.0 - acct->tokens) *
-                                                          1000.0 /
-                                                          c->rate_per_s);
+                        *wake_ms =
+                            now_ms + (int64_t)ceil((1.0 - acct->tokens) *
+                                                   1000.0 / c->rate_per_s);
                         return EW_ADMIT_WAIT_RATE;
                 }
                 acct->tokens -= 1.0;
@@ -156,8 +157,8 @@ ew_admit_t ew_account_admit(ew_account_t *acct, int64_t now_ms,
 int ew_account_record(ew_account_t *acct, int64_t now_ms, int failed)
 {
         const ew_account_conf_t *c = acct->conf;
-        int64_t width, start;
-        int i, calls, failures;
+        int64_t                  width, start;
+        int                      i, calls, failures;
 
         if (c->failure_ratio <= 0)
                 return 0;
@@ -238,11 +239,11 @@ int ew_account_domain_set(ew_account_t *acct, const char *base_url,
 int64_t ew_account_domain_failed(ew_account_t *acct, int64_t now_ms)
 {
         int64_t backoff = DOMAIN_BACKOFF_MIN_MS;
-        int i;
+        int     i;
 
         acct->lookup_failures++;
-        for (i = 1; i < acct->lookup_failures && backoff < DOMAIN_BACKOFF_MAX_MS;
-             i++)
+        for (i = 1;
+             i < acct->lookup_failures && backoff < DOMAIN_BACKOFF_MAX_MS; i++)
                 backoff *= 2;
         if (backoff > DOMAIN_BACKOFF_MAX_MS)
                 backoff = DOMAIN_BACKOFF_MAX_MS;
@@ -260,11 +261,11 @@ int64_t ew_account_domain_failed(ew_account_t *acct, int64_t now_ms)
 char *ew_account_parse_domain(const char *body, size_t len, const char *scheme,
                               char *errstr, size_t errstr_size)
 {
-        json_tokener *tok = json_tokener_new_ex(8);
-        json_object *root = NULL, *uri;
-        const char *host;
-        char *url = NULL;
-        size_t n;
+        json_tokener *tok  = json_tokener_new_ex(8);
+        json_object  *root = NULL, *uri;
+        const char   *host;
+        char         *url = NULL;
+        size_t        n;
 
         if (!tok) {
                 ew_snprintf(errstr, errstr_size, "out of memory");

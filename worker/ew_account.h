@@ -33,62 +33,62 @@ typedef enum ew_circuit {
 } ew_circuit_t;
 
 typedef enum ew_domain_state {
-        EW_DOMAIN_NONE = 0,  /* never looked up */
-        EW_DOMAIN_LOOKUP,    /* first lookup in progress */
-        EW_DOMAIN_READY,     /* base_url usable */
-        EW_DOMAIN_REFRESH,   /* base_url usable, a refresh in progress */
-        EW_DOMAIN_FAILED,    /* no base_url; next lookup at retry_at */
+        EW_DOMAIN_NONE = 0, /* never looked up */
+        EW_DOMAIN_LOOKUP,   /* first lookup in progress */
+        EW_DOMAIN_READY,    /* base_url usable */
+        EW_DOMAIN_REFRESH,  /* base_url usable, a refresh in progress */
+        EW_DOMAIN_FAILED,   /* no base_url; next lookup at retry_at */
 } ew_domain_state_t;
 
 typedef struct ew_account_conf {
-        const char *base_url; /* configured host: no discovery; may be NULL */
-        double rate_per_s;    /* 0: no limit */
-        double burst;         /* bucket size; <= 0: max(1, rate_per_s) */
-        double failure_ratio; /* 0: no breaker */
-        int min_requests;
-        int window_ms;
-        int cooldown_ms;
-        int domain_ttl_ms;
+        const char *base_url;   /* configured host: no discovery; may be NULL */
+        double      rate_per_s; /* 0: no limit */
+        double      burst;      /* bucket size; <= 0: max(1, rate_per_s) */
+        double      failure_ratio; /* 0: no breaker */
+        int         min_requests;
+        int         window_ms;
+        int         cooldown_ms;
+        int         domain_ttl_ms;
 } ew_account_conf_t;
 
 typedef enum ew_admit {
-        EW_ADMIT_OK = 0,     /* call now (a token was taken) */
-        EW_ADMIT_WAIT_DOMAIN,/* host unknown yet: wait for the lookup */
-        EW_ADMIT_WAIT_RATE,  /* no token: wait until *wake_ms */
+        EW_ADMIT_OK = 0,       /* call now (a token was taken) */
+        EW_ADMIT_WAIT_DOMAIN,  /* host unknown yet: wait for the lookup */
+        EW_ADMIT_WAIT_RATE,    /* no token: wait until *wake_ms */
         EW_ADMIT_WAIT_CIRCUIT, /* circuit open (or probe out): *wake_ms */
 } ew_admit_t;
 
 typedef struct ew_account {
-        char *id;
+        char                    *id;
         const ew_account_conf_t *conf;
 
         /* domain */
-        char *base_url;  /* "scheme://host", owned; NULL until known */
+        char *base_url; /* "scheme://host", owned; NULL until known */
         ew_domain_state_t domain;
-        int64_t domain_expires_ms;
-        int64_t domain_retry_ms; /* FAILED: next lookup */
-        int lookup_failures;
+        int64_t           domain_expires_ms;
+        int64_t           domain_retry_ms; /* FAILED: next lookup */
+        int               lookup_failures;
 
         /* token bucket */
-        double tokens;
+        double  tokens;
         int64_t refill_ms;
 
         /* circuit */
         ew_circuit_t circuit;
-        int64_t open_until_ms;
-        int probe_out;  /* HALF_OPEN: the probe is in flight */
-        int64_t slot_start_ms[EW_ACCOUNT_WINDOW_SLOTS];
-        int slot_calls[EW_ACCOUNT_WINDOW_SLOTS];
-        int slot_failures[EW_ACCOUNT_WINDOW_SLOTS];
+        int64_t      open_until_ms;
+        int          probe_out; /* HALF_OPEN: the probe is in flight */
+        int64_t      slot_start_ms[EW_ACCOUNT_WINDOW_SLOTS];
+        int          slot_calls[EW_ACCOUNT_WINDOW_SLOTS];
+        int          slot_failures[EW_ACCOUNT_WINDOW_SLOTS];
 
         /* the engine's: events of this account waiting to be admitted, and
          * the timer that tries them again */
-        void *parked_head, *parked_tail;
-        int parked;
+        void      *parked_head, *parked_tail;
+        int        parked;
         ew_timer_t wake_timer;
-        int64_t wake_ms; /* when the timer is due, -1 if not armed */
-        void *lookup;       /* the Domain API request in flight, or NULL */
-        void *lookup_owner; /* the engine that started it */
+        int64_t    wake_ms;      /* when the timer is due, -1 if not armed */
+        void      *lookup;       /* the Domain API request in flight, or NULL */
+        void      *lookup_owner; /* the engine that started it */
 } ew_account_t;
 
 /* Creates an account (caller frees with ew_account_destroy). With a
@@ -96,7 +96,7 @@ typedef struct ew_account {
  * memory. */
 ew_account_t *ew_account_new(const char *id, const ew_account_conf_t *conf,
                              int64_t now_ms);
-void ew_account_destroy(ew_account_t *acct);
+void          ew_account_destroy(ew_account_t *acct);
 
 /* May a call start now? Takes a token when it answers EW_ADMIT_OK and
  * marks the half-open probe as out. *wake_ms is set for the WAIT_RATE and

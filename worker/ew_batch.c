@@ -24,44 +24,44 @@
 #include "ew_loop.h"
 #include "ew_util.h"
 
-#define READ_CHUNK  65536
+#define READ_CHUNK 65536
 #define PROGRESS_MS 250
 
 typedef struct batch {
-        const ew_config_t *conf;
+        const ew_config_t     *conf;
         const ew_batch_opts_t *opts;
-        ew_loop_t *loop;
-        ew_http_t *http;
-        ew_engine_t *eng;
-        ew_batch_summary_t *sum;
+        ew_loop_t             *loop;
+        ew_http_t             *http;
+        ew_engine_t           *eng;
+        ew_batch_summary_t    *sum;
 
         int in_fd;
-        int in_stream;   /* pipe or terminal: read when the loop says so */
+        int in_stream; /* pipe or terminal: read when the loop says so */
         int readable;
         int eof;
         const char *in_name;
-        off_t in_size, in_read;
+        off_t       in_size, in_read;
 
-        char *buf; /* unfinished line */
-        size_t len, cap, max_line;
-        int skipping; /* discarding the rest of an over-long line */
+        char     *buf; /* unfinished line */
+        size_t    len, cap, max_line;
+        int       skipping; /* discarding the rest of an over-long line */
         long long line_no;
 
         FILE *out, *dead;
-        int write_failed;
+        int   write_failed;
 
-        int sigfd, signals;
-        int progress;
+        int     sigfd, signals;
+        int     progress;
         int64_t start_ms, next_progress_ms;
 } batch_t;
 
 static int on_publish(void *arg, ew_job_t *job, const ew_output_t *out)
 {
-        batch_t *b   = arg;
-        FILE *fp     = out->dead_letter && b->dead ? b->dead : b->out;
-        char *line   = NULL;
+        batch_t    *b    = arg;
+        FILE       *fp   = out->dead_letter && b->dead ? b->dead : b->out;
+        char       *line = NULL;
         const void *data;
-        size_t len;
+        size_t      len;
 
         if (out->dead_letter) {
                 line = ew_message_dead_letter_json(out->dead, out->value,
@@ -100,7 +100,7 @@ static int on_publish(void *arg, ew_job_t *job, const ew_output_t *out)
 
 static void on_signal(ew_loop_t *loop, int fd, int events, void *opaque)
 {
-        batch_t *b = opaque;
+        batch_t                *b = opaque;
         struct signalfd_siginfo si;
 
         (void)loop;
@@ -108,9 +108,10 @@ static void on_signal(ew_loop_t *loop, int fd, int events, void *opaque)
         while (read(fd, &si, sizeof(si)) == (ssize_t)sizeof(si)) {
                 b->signals++;
                 if (b->signals == 1)
-                        EW_INFO("batch", "%s: reading no more input; finishing "
-                                         "the events already read (again to "
-                                         "stop at once)",
+                        EW_INFO("batch",
+                                "%s: reading no more input; finishing "
+                                "the events already read (again to "
+                                "stop at once)",
                                 strsignal((int)si.ssi_signo));
         }
 }
@@ -151,9 +152,9 @@ static void submit_line(batch_t *b, const char *line, size_t len)
 static void take_bytes(batch_t *b, const char *p, size_t n)
 {
         while (n > 0) {
-                const char *nl = memchr(p, '\n', n);
-                size_t part    = nl ? (size_t)(nl - p) : n;
-                size_t room    = b->max_line - b->len;
+                const char *nl   = memchr(p, '\n', n);
+                size_t      part = nl ? (size_t)(nl - p) : n;
+                size_t      room = b->max_line - b->len;
 
                 if (!b->skipping) {
                         size_t take = part < room ? part : room;
@@ -176,7 +177,7 @@ static void take_bytes(batch_t *b, const char *p, size_t n)
 
 static void read_some(batch_t *b)
 {
-        char chunk[READ_CHUNK];
+        char    chunk[READ_CHUNK];
         ssize_t r;
 
         r = read(b->in_fd, chunk, sizeof(chunk));
@@ -200,10 +201,10 @@ static void read_some(batch_t *b)
 
 static void show_progress(batch_t *b, int final)
 {
-        int64_t now   = ew_mono_ms();
-        double secs   = (double)(now - b->start_ms) / 1000.0;
-        double rate   = secs > 0 ? (double)b->sum->events / secs : 0;
-        char eta[64]  = "";
+        int64_t now     = ew_mono_ms();
+        double  secs    = (double)(now - b->start_ms) / 1000.0;
+        double  rate    = secs > 0 ? (double)b->sum->events / secs : 0;
+        char    eta[64] = "";
 
         if (!b->progress || (!final && now < b->next_progress_ms))
                 return;
@@ -214,8 +215,8 @@ static void show_progress(batch_t *b, int final)
                         ew_snprintf(eta, sizeof(eta), ", ETA %.0f s",
                                     secs * (1.0 - frac) / frac);
         }
-        fprintf(stderr, "\r%lld events done, %.0f/s%s\033[K%s",
-                b->sum->events, rate, eta, final ? "\n" : "");
+        fprintf(stderr, "\r%lld events done, %.0f/s%s\033[K%s", b->sum->events,
+                rate, eta, final ? "\n" : "");
         fflush(stderr);
 }
 
@@ -244,15 +245,14 @@ static int64_t engine_waiting(const batch_t *b)
 }
 
 int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
-                 ew_batch_summary_t *summary, char *errstr,
-                 size_t errstr_size)
+                 ew_batch_summary_t *summary, char *errstr, size_t errstr_size)
 {
         ew_engine_hooks_t hooks;
-        ew_http_conf_t hc;
-        struct stat st;
-        sigset_t sigs;
-        batch_t b;
-        int rc = 1;
+        ew_http_conf_t    hc;
+        struct stat       st;
+        sigset_t          sigs;
+        batch_t           b;
+        int               rc = 1;
 
         memset(summary, 0, sizeof(*summary));
         memset(&b, 0, sizeof(b));
@@ -281,8 +281,8 @@ int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
                 b.in_size = st.st_size;
         else
                 b.in_stream = 1;
-        b.progress = opts->progress >= 0 ? opts->progress
-                                         : isatty(STDERR_FILENO);
+        b.progress =
+            opts->progress >= 0 ? opts->progress : isatty(STDERR_FILENO);
 
         b.buf = malloc(b.max_line);
         if (!b.buf) {
@@ -299,8 +299,7 @@ int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
         sigaddset(&sigs, SIGINT);
         sigaddset(&sigs, SIGTERM);
         if (sigprocmask(SIG_BLOCK, &sigs, NULL) == -1 ||
-            (b.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) ==
-                -1) {
+            (b.sigfd = signalfd(-1, &sigs, SFD_NONBLOCK | SFD_CLOEXEC)) == -1) {
                 ew_snprintf(errstr, errstr_size, "signals: %s",
                             strerror(errno));
                 goto done;
@@ -327,19 +326,19 @@ int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
         hc.insecure_skip_verify = conf->monitoring.insecure_skip_verify;
         hc.max_body_bytes       = 1024 * 1024;
         hc.max_connections      = conf->monitoring.max_in_flight;
-        b.http = ew_http_new(b.loop, &hc, errstr, errstr_size);
+        b.http                  = ew_http_new(b.loop, &hc, errstr, errstr_size);
         if (!b.http)
                 goto done;
         memset(&hooks, 0, sizeof(hooks));
         hooks.publish = on_publish;
         hooks.arg     = &b;
-        b.eng         = ew_engine_new(conf, b.http, &hooks, errstr, errstr_size);
+        b.eng = ew_engine_new(conf, b.http, &hooks, errstr, errstr_size);
         if (!b.eng)
                 goto done;
 
         while (b.signals < 2 && !b.write_failed) {
-                int64_t waiting = engine_waiting(&b);
-                int want_input  = !b.eof && !b.signals &&
+                int64_t waiting    = engine_waiting(&b);
+                int     want_input = !b.eof && !b.signals &&
                                  waiting < conf->worker.queue_high_watermark;
                 long wait = 250, t;
 
@@ -348,8 +347,9 @@ int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
                                 break;
                 }
                 if (b.in_stream)
-                        ew_loop_set(b.loop, b.in_fd, want_input ? EW_LOOP_READ : 0,
-                                    on_readable, &b);
+                        ew_loop_set(b.loop, b.in_fd,
+                                    want_input ? EW_LOOP_READ : 0, on_readable,
+                                    &b);
                 if (want_input && (!b.in_stream || b.readable)) {
                         read_some(&b);
                         wait = 0;
@@ -395,8 +395,8 @@ done:
         if (b.in_fd > STDIN_FILENO)
                 close(b.in_fd);
         if (b.out && b.out != stdout && fclose(b.out) != 0 && rc != 1) {
-                ew_snprintf(errstr, errstr_size, "closing %s: %s",
-                            opts->output, strerror(errno));
+                ew_snprintf(errstr, errstr_size, "closing %s: %s", opts->output,
+                            strerror(errno));
                 rc = 1;
         } else if (b.out == stdout && fflush(stdout) != 0 && rc != 1) {
                 ew_snprintf(errstr, errstr_size, "writing stdout: %s",

@@ -22,14 +22,14 @@ typedef struct ew_batch_opts {
         const char *input;       /* path, or "-" for stdin */
         const char *output;      /* path, "-" or NULL for stdout */
         const char *dead_letter; /* path; NULL: written with the outcomes */
-        int progress;            /* -1 auto (stderr is a terminal), 0, 1 */
+        int         progress;    /* -1 auto (stderr is a terminal), 0, 1 */
 } ew_batch_opts_t;
 
 /* Summary of a run. */
 typedef struct ew_batch_summary {
         long long events, engagement, conversation, unavailable;
         long long invalid_event, rejected, retries_exhausted;
-        double seconds;
+        double    seconds;
 } ew_batch_summary_t;
 
 /* Runs the batch. Returns 0 when every event got an outcome, 3 when some
@@ -37,7 +37,6 @@ typedef struct ew_batch_summary {
  * be opened), 130 when interrupted (SIGINT/SIGTERM: in-flight work is
  * finished, the rest is not read). *summary is filled in any case. */
 int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
-                 ew_batch_summary_t *summary, char *errstr,
-                 size_t errstr_size);
+                 ew_batch_summary_t *summary, char *errstr, size_t errstr_size);
 
 #endif /* EW_BATCH_H */

@@ -38,7 +38,7 @@ typedef struct ew_kv {
 
 typedef struct ew_kvlist {
         ew_kv_t *items;
-        size_t cnt;
+        size_t   cnt;
 } ew_kvlist_t;
 
 #define EW_CONFIG_MAX_DELAYS 16
@@ -56,30 +56,31 @@ typedef struct ew_config {
         } kafka;
 
         struct {
-                char *base_url;            /* e.g. https://va.v.liveperson.net;
-                                            * NULL: discovered (CSDS) */
-                char *csds_base_url;       /* default https://api.liveperson.net */
-                char *discovered_scheme;   /* "https" (default) or "http" */
-                char *account_id;          /* default account, may be NULL */
-                char *app_installation_id; /* default app, may be NULL */
+                char *base_url;      /* e.g. https://va.v.liveperson.net;
+                                      * NULL: discovered (CSDS) */
+                char *csds_base_url; /* default https://api.liveperson.net */
+                char *discovered_scheme;      /* "https" (default) or "http" */
+                char *account_id;             /* default account, may be NULL */
+                char *app_installation_id;    /* default app, may be NULL */
                 ew_api_version_t api_version; /* default 1.1 */
-                int timeout_ms;               /* default 10000 */
-                int connect_timeout_ms;       /* default 3000 */
-                int max_in_flight;            /* default 200 */
-                char *ca_bundle;              /* extra CA file, may be NULL */
-                int insecure_skip_verify;     /* default 0 */
-                double rate_limit_per_s;      /* 0 = off (default) */
-                int domain_ttl_s;             /* default 600 */
+                int              timeout_ms;  /* default 10000 */
+                int              connect_timeout_ms; /* default 3000 */
+                int              max_in_flight;      /* default 200 */
+                char            *ca_bundle; /* extra CA file, may be NULL */
+                int              insecure_skip_verify; /* default 0 */
+                double           rate_limit_per_s;     /* 0 = off (default) */
+                int              domain_ttl_s;         /* default 600 */
                 double circuit_failure_ratio; /* default 0.5, 0 = off */
-                int circuit_min_requests;     /* default 20 */
-                int circuit_window_ms;        /* default 10000 */
-                int circuit_cooldown_ms;      /* default 30000 */
-                char *user_agent;             /* default "engagement-worker/VERSION" */
+                int    circuit_min_requests;  /* default 20 */
+                int    circuit_window_ms;     /* default 10000 */
+                int    circuit_cooldown_ms;   /* default 30000 */
+                char  *user_agent; /* default "engagement-worker/VERSION" */
         } monitoring;
 
         struct {
-                int delays_ms[EW_CONFIG_MAX_DELAYS]; /* default 3000,10000,30000,90000 */
-                int delays_cnt;
+                int delays_ms
+                    [EW_CONFIG_MAX_DELAYS]; /* default 3000,10000,30000,90000 */
+                int    delays_cnt;
                 double jitter; /* 0..1, default 0.1 */
         } retry;
 
@@ -93,7 +94,8 @@ typedef struct ew_config {
         } worker;
 
         struct {
-                char *hash_key; /* HMAC-SHA256 key for sub/consumerId, may be NULL */
+                char *hash_key; /* HMAC-SHA256 key for sub/consumerId, may be
+                                   NULL */
         } identity;
 
         struct {
@@ -111,8 +113,7 @@ ew_config_t *ew_config_new_defaults(void);
 
 /* Loads and validates path. Returns the config, or NULL with errstr set
  * to one message naming the file, line, column and key. */
-ew_config_t *ew_config_load(const char *path, char *errstr,
-                            size_t errstr_size);
+ew_config_t *ew_config_load(const char *path, char *errstr, size_t errstr_size);
 
 /* Same, from an in-memory YAML document; name is used in messages. */
 ew_config_t *ew_config_load_string(const char *yaml, size_t len,

@@ -16,29 +16,29 @@
 #define CONSUME_BATCH 512
 
 struct ew_partition {
-        char *topic;
-        int32_t id;
-        int refcnt;       /* assignment + one per pending event */
-        int pending;      /* events taken and not finished */
-        int revoked;      /* no longer ours: store nothing */
+        char         *topic;
+        int32_t       id;
+        int           refcnt;  /* assignment + one per pending event */
+        int           pending; /* events taken and not finished */
+        int           revoked; /* no longer ours: store nothing */
         ew_offsets_t *offsets;
-        int64_t stored;   /* last offset stored, -1 if none */
-        int64_t to_store; /* done prefix not yet stored, -1 if none */
+        int64_t       stored;   /* last offset stored, -1 if none */
+        int64_t       to_store; /* done prefix not yet stored, -1 if none */
 };
 
 struct ew_consumer {
-        rd_kafka_t *rk;
+        rd_kafka_t       *rk;
         rd_kafka_queue_t *q;
-        ew_loop_t *loop;
-        int wake_fds[2];
-        int muted;
-        int paused;
-        int dirty; /* some partition has a done prefix to store */
-        int closing;
-        char *topic;
-        ew_partition_t **parts; /* by partition id, NULL if not assigned */
-        int parts_size;
-        int assigned;
+        ew_loop_t        *loop;
+        int               wake_fds[2];
+        int               muted;
+        int               paused;
+        int               dirty; /* some partition has a done prefix to store */
+        int               closing;
+        char             *topic;
+        ew_partition_t  **parts; /* by partition id, NULL if not assigned */
+        int               parts_size;
+        int               assigned;
         ew_consumer_hooks_t hooks;
 };
 
@@ -56,8 +56,8 @@ static ew_partition_t *partition_new(const char *topic, int32_t id)
                 free(part);
                 return NULL;
         }
-        part->id     = id;
-        part->refcnt = 1;
+        part->id       = id;
+        part->refcnt   = 1;
         part->stored   = -1;
         part->to_store = -1;
         return part;
@@ -122,18 +122,18 @@ static void pause_list(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
 static void on_assign(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
                       int cooperative)
 {
-        rd_kafka_error_t *error = NULL;
-        rd_kafka_resp_err_t err = 0;
-        int i;
+        rd_kafka_error_t   *error = NULL;
+        rd_kafka_resp_err_t err   = 0;
+        int                 i;
 
         for (i = 0; i < list->cnt; i++) {
                 rd_kafka_topic_partition_t *tp = &list->elems[i];
-                ew_partition_t *part;
+                ew_partition_t             *part;
 
                 if (strcmp(tp->topic, c->topic) || tp->partition < 0)
                         continue;
                 if (tp->partition >= c->parts_size) {
-                        int n = tp->partition + 1;
+                        int              n = tp->partition + 1;
                         ew_partition_t **np =
                             realloc(c->parts, sizeof(*np) * (size_t)n);
                         if (!np)
@@ -168,23 +168,23 @@ static void on_assign(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
         }
         if (c->paused)
                 pause_list(c, list, 1);
-        EW_INFO("consumer", "assigned %d partition(s) of %s, now %d",
-                list->cnt, c->topic, c->assigned);
+        EW_INFO("consumer", "assigned %d partition(s) of %s, now %d", list->cnt,
+                c->topic, c->assigned);
 }
 
 static void on_revoke(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
                       int cooperative)
 {
-        ew_partition_t **parts;
+        ew_partition_t                 **parts;
         rd_kafka_topic_partition_list_t *commit;
-        int lost = rd_kafka_assignment_lost(c->rk);
-        int i, cnt = 0;
+        int                              lost = rd_kafka_assignment_lost(c->rk);
+        int                              i, cnt = 0;
 
         parts  = calloc((size_t)list->cnt + 1, sizeof(*parts));
         commit = rd_kafka_topic_partition_list_new(list->cnt);
         for (i = 0; parts && i < list->cnt; i++) {
-                ew_partition_t *part = lookup(c, list->elems[i].topic,
-                                              list->elems[i].partition);
+                ew_partition_t *part =
+                    lookup(c, list->elems[i].topic, list->elems[i].partition);
                 if (part)
                         parts[cnt++] = part;
         }
@@ -212,9 +212,9 @@ static void on_revoke(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
                                 rd_kafka_err2str(err));
         }
         for (i = 0; i < cnt; i++) {
-                ew_partition_t *part        = parts[i];
-                part->revoked               = 1;
-                c->parts[part->id]          = NULL;
+                ew_partition_t *part = parts[i];
+                part->revoked        = 1;
+                c->parts[part->id]   = NULL;
                 c->assigned--;
                 partition_unref(part); /* the assignment's reference */
         }
@@ -240,8 +240,8 @@ static void rebalance_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *list, void *opaque)
 {
         ew_consumer_t *c = opaque;
-        int cooperative  = !strcmp(rd_kafka_rebalance_protocol(rk),
-                                   "COOPERATIVE");
+        int            cooperative =
+            !strcmp(rd_kafka_rebalance_protocol(rk), "COOPERATIVE");
 
         if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
                 on_assign(c, list, cooperative);
@@ -282,7 +282,7 @@ static void on_wake(ew_loop_t *loop, int fd, int events, void *opaque)
 void ew_consumer_poll(ew_consumer_t *c)
 {
         rd_kafka_message_t *msgs[CONSUME_BATCH];
-        ssize_t n, i;
+        ssize_t             n, i;
 
         if (c->muted)
                 return;
@@ -290,10 +290,11 @@ void ew_consumer_poll(ew_consumer_t *c)
                 n = rd_kafka_consume_batch_queue(c->q, 0, msgs, CONSUME_BATCH);
                 for (i = 0; i < n; i++) {
                         rd_kafka_message_t *rkm = msgs[i];
-                        ew_partition_t *part;
+                        ew_partition_t     *part;
 
                         if (rkm->err) {
-                                if (rkm->err != RD_KAFKA_RESP_ERR__PARTITION_EOF)
+                                if (rkm->err !=
+                                    RD_KAFKA_RESP_ERR__PARTITION_EOF)
                                         EW_WARN("consumer", "%s",
                                                 rd_kafka_message_errstr(rkm));
                                 rd_kafka_message_destroy(rkm);
@@ -307,8 +308,7 @@ void ew_consumer_poll(ew_consumer_t *c)
                                 rd_kafka_message_destroy(rkm);
                                 continue;
                         }
-                        if (ew_offsets_track(part->offsets, rkm->offset) !=
-                            0) {
+                        if (ew_offsets_track(part->offsets, rkm->offset) != 0) {
                                 EW_WARN("consumer",
                                         "%s [%d] offset %lld out of order or "
                                         "too many pending; skipped (it will "
@@ -337,10 +337,10 @@ ew_consumer_t *ew_consumer_new(const ew_config_t *conf, ew_loop_t *loop,
                                size_t errstr_size)
 {
         rd_kafka_topic_partition_list_t *sub = NULL;
-        rd_kafka_conf_t *rkc;
-        rd_kafka_resp_err_t err;
-        ew_consumer_t *c;
-        char why[512];
+        rd_kafka_conf_t                 *rkc;
+        rd_kafka_resp_err_t              err;
+        ew_consumer_t                   *c;
+        char                             why[512];
 
         c = calloc(1, sizeof(*c));
         if (!c) {
@@ -361,14 +361,14 @@ ew_consumer_t *ew_consumer_new(const ew_config_t *conf, ew_loop_t *loop,
                 goto error;
         rd_kafka_conf_set_rebalance_cb(rkc, rebalance_cb);
         if (c->hooks.stats) {
-                char val[32];
+                char   val[32];
                 size_t vlen = sizeof(val);
                 /* A user's own interval (kafka.properties) is kept. */
                 if (rd_kafka_conf_get(rkc, "statistics.interval.ms", val,
                                       &vlen) == RD_KAFKA_CONF_OK &&
                     !strcmp(val, "0"))
-                        rd_kafka_conf_set(rkc, "statistics.interval.ms",
-                                          "5000", NULL, 0);
+                        rd_kafka_conf_set(rkc, "statistics.interval.ms", "5000",
+                                          NULL, 0);
                 rd_kafka_conf_set_stats_cb(rkc, stats_cb);
         }
         rd_kafka_conf_set_error_cb(rkc, error_cb);
@@ -390,8 +390,7 @@ ew_consumer_t *ew_consumer_new(const ew_config_t *conf, ew_loop_t *loop,
                 goto error;
         }
         rd_kafka_queue_io_event_enable(c->q, c->wake_fds[1], "1", 1);
-        if (ew_loop_set(loop, c->wake_fds[0], EW_LOOP_READ, on_wake, c) ==
-            -1) {
+        if (ew_loop_set(loop, c->wake_fds[0], EW_LOOP_READ, on_wake, c) == -1) {
                 ew_snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
                 goto error;
         }
@@ -461,7 +460,7 @@ void ew_consumer_mute(ew_consumer_t *c, int muted)
 void ew_consumer_set_paused(ew_consumer_t *c, int paused)
 {
         rd_kafka_topic_partition_list_t *list;
-        rd_kafka_resp_err_t err;
+        rd_kafka_resp_err_t              err;
 
         if (c->paused == paused)
                 return;
@@ -508,8 +507,8 @@ void ew_consumer_dropped(ew_consumer_t *c, ew_partition_t *part)
 void ew_consumer_store_offsets(ew_consumer_t *c)
 {
         rd_kafka_topic_partition_list_t *list;
-        rd_kafka_resp_err_t err;
-        int i;
+        rd_kafka_resp_err_t              err;
+        int                              i;
 
         if (!c->dirty)
                 return;
@@ -526,8 +525,8 @@ void ew_consumer_store_offsets(ew_consumer_t *c)
         if (err)
                 EW_WARN("consumer", "store offsets: %s", rd_kafka_err2str(err));
         for (i = 0; i < list->cnt; i++) {
-                rd_kafka_topic_partition_t *tp = &list->elems[i];
-                ew_partition_t *part = c->parts[tp->partition];
+                rd_kafka_topic_partition_t *tp   = &list->elems[i];
+                ew_partition_t             *part = c->parts[tp->partition];
                 if (tp->err) {
                         EW_WARN("consumer", "store offset %lld of %s [%d]: %s",
                                 (long long)tp->offset, tp->topic, tp->partition,

@@ -31,7 +31,7 @@
 #include "ew_config.h"
 #include "ew_loop.h"
 
-typedef struct ew_consumer ew_consumer_t;
+typedef struct ew_consumer  ew_consumer_t;
 typedef struct ew_partition ew_partition_t;
 
 typedef struct ew_consumer_hooks {
@@ -40,7 +40,8 @@ typedef struct ew_consumer_hooks {
          * ew_consumer_dropped() for the offset later (exactly once) if it
          * returns 0; returning -1 means it did not take the event (the
          * worker is stopping): the offset stays unfinished. */
-        int (*message)(void *arg, ew_partition_t *part, rd_kafka_message_t *rkm);
+        int (*message)(void *arg, ew_partition_t *part,
+                       rd_kafka_message_t *rkm);
         /* parts are about to be revoked (lost: 1 when the group already
          * gave them away, so nothing can be committed). The hook finishes
          * or abandons their pending events before returning. */
@@ -74,7 +75,7 @@ void ew_consumer_mute(ew_consumer_t *c, int muted);
 /* Pauses (1) or resumes (0) fetching on every assigned partition, and on
  * partitions assigned while paused. */
 void ew_consumer_set_paused(ew_consumer_t *c, int paused);
-int ew_consumer_paused(const ew_consumer_t *c);
+int  ew_consumer_paused(const ew_consumer_t *c);
 
 /* The event at offset of part is finished: its message was acknowledged.
  * Advances the done prefix (stored by the next ew_consumer_store_offsets).
@@ -94,10 +95,10 @@ void ew_consumer_store_offsets(ew_consumer_t *c);
 int ew_consumer_commit(ew_consumer_t *c, char *errstr, size_t errstr_size);
 
 /* Partition accessors. */
-int32_t ew_partition_id(const ew_partition_t *part);
+int32_t     ew_partition_id(const ew_partition_t *part);
 const char *ew_partition_topic(const ew_partition_t *part);
-int ew_partition_pending(const ew_partition_t *part);
-int ew_partition_revoked(const ew_partition_t *part);
+int         ew_partition_pending(const ew_partition_t *part);
+int         ew_partition_revoked(const ew_partition_t *part);
 
 /* Number of partitions currently assigned. */
 int ew_consumer_assigned_cnt(const ew_consumer_t *c);

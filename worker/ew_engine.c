@@ -33,11 +33,11 @@
 #include "ew_timerq.h"
 #include "ew_util.h"
 
-#define EVENT_ID_SIZE       320
-#define DEAD_MESSAGE_SIZE   512
+#define EVENT_ID_SIZE 320
+#define DEAD_MESSAGE_SIZE 512
 #define PUBLISH_BACKOFF_MIN 100
 #define PUBLISH_BACKOFF_MAX 5000
-#define MAX_TOPICS          16
+#define MAX_TOPICS 16
 
 typedef enum job_state {
         JOB_QUEUED = 0,
@@ -51,76 +51,76 @@ typedef enum job_state {
 
 struct ew_job {
         ew_engine_t *eng;
-        ew_job_t *prev, *next;   /* every live job */
-        ew_job_t *rprev, *rnext; /* the ready FIFO, or the account's
-                                  * parked FIFO */
+        ew_job_t    *prev, *next;   /* every live job */
+        ew_job_t    *rprev, *rnext; /* the ready FIFO, or the account's
+                                     * parked FIFO */
         ew_account_t *acct;
-        job_state_t state;
-        void *opaque;
+        job_state_t   state;
+        void         *opaque;
 
         ew_source_t source; /* topic interned in the engine */
-        int64_t timestamp_ms;
-        int64_t submitted_ms; /* monotonic */
+        int64_t     timestamp_ms;
+        int64_t     submitted_ms; /* monotonic */
 
-        char *buf;        /* key then value, one allocation */
-        const char *key;  /* the input key, NULL if none */
-        size_t key_len;
-        const char *value;
-        size_t value_len;
+        char               *buf; /* key then value, one allocation */
+        const char         *key; /* the input key, NULL if none */
+        size_t              key_len;
+        const char         *value;
+        size_t              value_len;
         rd_kafka_headers_t *headers; /* the input's, owned */
 
-        char event_id[EVENT_ID_SIZE];
+        char        event_id[EVENT_ID_SIZE];
         const char *account; /* the account's id (lives in acct) */
         const char *app;     /* the event's or the config's */
-        char *strs;          /* the event's strings the job keeps */
+        char       *strs;    /* the event's strings the job keeps */
         const char *ev_vid;  /* the event's own visitorId, or NULL */
         const char *ev_sid;  /* the event's own sessionId, or NULL */
         const void *msg_key; /* input key, else derived; may be NULL */
-        size_t msg_key_len;
-        int holds_key;       /* holds its key's active slot in keyq */
+        size_t      msg_key_len;
+        int         holds_key; /* holds its key's active slot in keyq */
 
-        char *body; /* request body, built once */
+        char  *body; /* request body, built once */
         size_t body_len;
-        char *traceparent;
-        char *vid, *sid;     /* the visit the next call carries */
-        int vid_sid_set;     /* vid/sid decided (first dispatch) */
-        int visit_from_cache; /* vid/sid came from the session cache */
-        int attempts;        /* API calls made */
+        char  *traceparent;
+        char  *vid, *sid;        /* the visit the next call carries */
+        int    vid_sid_set;      /* vid/sid decided (first dispatch) */
+        int    visit_from_cache; /* vid/sid came from the session cache */
+        int    attempts;         /* API calls made */
         ew_http_req_t *req;
-        ew_timer_t timer;
-        ew_result_t result;  /* the last answer */
+        ew_timer_t     timer;
+        ew_result_t    result; /* the last answer */
 
         /* The terminal message. */
-        ew_output_t out;
-        char *out_value;              /* outcome JSON */
-        rd_kafka_headers_t *out_hdrs; /* dead letter headers */
-        ew_dead_letter_t dead;
-        char dead_message[DEAD_MESSAGE_SIZE];
-        int publish_failures;
+        ew_output_t         out;
+        char               *out_value; /* outcome JSON */
+        rd_kafka_headers_t *out_hdrs;  /* dead letter headers */
+        ew_dead_letter_t    dead;
+        char                dead_message[DEAD_MESSAGE_SIZE];
+        int                 publish_failures;
 };
 
 struct ew_engine {
         const ew_config_t *conf;
-        ew_http_t *http;
-        ew_engine_hooks_t hooks;
-        ew_event_limits_t limits;
-        ew_keyq_t *keyq;
-        ew_timerq_t *timers;
-        ew_sessions_t *sessions;
-        ew_hash_t *accounts;            /* account id -> ew_account_t */
-        ew_account_conf_t acct_conf;
-        ew_timerq_t *acct_timers;       /* wake-ups of parked accounts */
-        ew_job_t *jobs;                 /* head of every live job */
-        ew_job_t *ready_head, *ready_tail;
-        int in_flight;
-        int live;
-        int ready;
-        int no_pump; /* set while abandoning: start nothing new */
-        uint64_t rng;
-        char *topics[MAX_TOPICS];
-        int topics_cnt;
+        ew_http_t         *http;
+        ew_engine_hooks_t  hooks;
+        ew_event_limits_t  limits;
+        ew_keyq_t         *keyq;
+        ew_timerq_t       *timers;
+        ew_sessions_t     *sessions;
+        ew_hash_t         *accounts; /* account id -> ew_account_t */
+        ew_account_conf_t  acct_conf;
+        ew_timerq_t       *acct_timers; /* wake-ups of parked accounts */
+        ew_job_t          *jobs;        /* head of every live job */
+        ew_job_t          *ready_head, *ready_tail;
+        int                in_flight;
+        int                live;
+        int                ready;
+        int               no_pump; /* set while abandoning: start nothing new */
+        uint64_t          rng;
+        char             *topics[MAX_TOPICS];
+        int               topics_cnt;
         ew_engine_stats_t stats;
-        ew_metrics_t *metrics; /* may be NULL */
+        ew_metrics_t     *metrics; /* may be NULL */
 };
 
 static void publish(ew_job_t *job);
@@ -135,7 +135,8 @@ static double rand_unit(ew_engine_t *eng)
         x ^= x << 25;
         x ^= x >> 27;
         eng->rng = x;
-        return (double)((x * 2685821657736338717ULL) >> 11) / 9007199254740992.0;
+        return (double)((x * 2685821657736338717ULL) >> 11) /
+               9007199254740992.0;
 }
 
 /* Topic names are few; jobs point at one interned copy. */
@@ -220,7 +221,7 @@ static void ready_unlink(ew_engine_t *eng, ew_job_t *job)
 }
 
 /* The structured log fields of a job's lines. Returns f. */
-static const ew_log_fields_t *job_fields(const ew_job_t *job,
+static const ew_log_fields_t *job_fields(const ew_job_t  *job,
                                          ew_log_fields_t *f)
 {
         f->event_id  = job->event_id;
@@ -236,7 +237,7 @@ static const ew_log_fields_t *job_fields(const ew_job_t *job,
 static void park(ew_engine_t *eng, ew_job_t *job)
 {
         ew_account_t *acct = job->acct;
-        ew_job_t *tail     = acct->parked_tail;
+        ew_job_t     *tail = acct->parked_tail;
 
         (void)eng;
         job->state = JOB_PARKED;
@@ -288,8 +289,7 @@ static void unpark_all(ew_engine_t *eng, ew_account_t *acct)
         acct->parked                          = 0;
 }
 
-static void account_wake_at(ew_engine_t *eng, ew_account_t *acct,
-                            int64_t when)
+static void account_wake_at(ew_engine_t *eng, ew_account_t *acct, int64_t when)
 {
         if (ew_timer_scheduled(&acct->wake_timer)) {
                 if (acct->wake_ms <= when)
@@ -324,10 +324,10 @@ static ew_account_t *account_get(ew_engine_t *eng, const char *id)
 static void on_domain_done(void *opaque, const ew_http_result_t *hr)
 {
         ew_account_t *acct = opaque;
-        ew_engine_t *eng   = acct->lookup_owner;
-        int64_t now        = ew_mono_ms();
-        char errstr[256];
-        char *url = NULL;
+        ew_engine_t  *eng  = acct->lookup_owner;
+        int64_t       now  = ew_mono_ms();
+        char          errstr[256];
+        char         *url = NULL;
 
         acct->lookup = NULL;
         if (hr->status == 200)
@@ -363,36 +363,38 @@ static void on_domain_done(void *opaque, const ew_http_result_t *hr)
 /* Starts a Domain API lookup of the account's smt host, unless one runs. */
 static void domain_lookup(ew_engine_t *eng, ew_account_t *acct)
 {
-        char errstr[256];
-        char *id, *url;
+        char   errstr[256];
+        char  *id, *url;
         size_t n;
 
         if (acct->lookup)
                 return;
         id = ew_request_pct_encode(acct->id);
-        n  = strlen(eng->conf->monitoring.csds_base_url) + (id ? strlen(id) : 0) +
-            64;
+        n  = strlen(eng->conf->monitoring.csds_base_url) +
+            (id ? strlen(id) : 0) + 64;
         url = malloc(n);
         if (!id || !url) {
                 free(id);
                 free(url);
                 account_wake_at(eng, acct,
-                                ew_mono_ms() +
-                                    ew_account_domain_failed(acct, ew_mono_ms()));
+                                ew_mono_ms() + ew_account_domain_failed(
+                                                   acct, ew_mono_ms()));
                 return;
         }
-        ew_snprintf(url, n, "%s/api/account/%s/service/smt/baseURI.json?version=1.0",
+        ew_snprintf(url, n,
+                    "%s/api/account/%s/service/smt/baseURI.json?version=1.0",
                     eng->conf->monitoring.csds_base_url, id);
         acct->lookup_owner = eng;
         acct->lookup = ew_http_get(eng->http, url, on_domain_done, acct, errstr,
                                    sizeof(errstr));
         if (!acct->lookup) {
-                EW_WARN("engine", "account %s: cannot start the Domain API "
-                                  "lookup: %s",
+                EW_WARN("engine",
+                        "account %s: cannot start the Domain API "
+                        "lookup: %s",
                         acct->id, errstr);
                 account_wake_at(eng, acct,
-                                ew_mono_ms() +
-                                    ew_account_domain_failed(acct, ew_mono_ms()));
+                                ew_mono_ms() + ew_account_domain_failed(
+                                                   acct, ew_mono_ms()));
         } else {
                 EW_DEBUG("engine", "account %s: looking up its host at %s",
                          acct->id, url);
@@ -405,7 +407,7 @@ static void domain_lookup(ew_engine_t *eng, ew_account_t *acct)
 static void release_key(ew_job_t *job)
 {
         ew_engine_t *eng = job->eng;
-        ew_job_t *next;
+        ew_job_t    *next;
 
         if (!job->holds_key)
                 return;
@@ -424,9 +426,9 @@ static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
 static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
                         ...)
 {
-        ew_engine_t *eng = job->eng;
+        ew_engine_t    *eng = job->eng;
         ew_log_fields_t lf;
-        va_list ap;
+        va_list         ap;
 
         release_key(job);
         va_start(ap, fmt);
@@ -449,8 +451,9 @@ static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
         job->out_hdrs = job->headers ? rd_kafka_headers_copy(job->headers)
                                      : rd_kafka_headers_new(12);
         if (ew_message_dead_letter_headers(&job->dead, job->out_hdrs) == -1)
-                EW_WARN("engine", "event %s: could not add every dead-letter "
-                                  "header",
+                EW_WARN("engine",
+                        "event %s: could not add every dead-letter "
+                        "header",
                         job->event_id);
         job->out.dead_letter = 1;
         job->out.key         = job->msg_key;
@@ -474,7 +477,7 @@ static void finish_dead(ew_job_t *job, ew_dead_kind_t kind, const char *fmt,
 
 static void finish_outcome(ew_job_t *job)
 {
-        ew_engine_t *eng = job->eng;
+        ew_engine_t    *eng = job->eng;
         ew_log_fields_t lf;
 
         /* Keep the visit for the key's next event before releasing it. */
@@ -514,9 +517,9 @@ static void finish_outcome(ew_job_t *job)
 
 static void publish_backoff(ew_job_t *job)
 {
-        ew_engine_t *eng = job->eng;
-        int64_t delay    = PUBLISH_BACKOFF_MIN;
-        int i;
+        ew_engine_t *eng   = job->eng;
+        int64_t      delay = PUBLISH_BACKOFF_MIN;
+        int          i;
 
         for (i = 1; i < job->publish_failures && delay < PUBLISH_BACKOFF_MAX;
              i++)
@@ -527,8 +530,9 @@ static void publish_backoff(ew_job_t *job)
         if (ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay,
                           job) == -1) {
                 /* Out of memory for the timer: better too soon than never. */
-                EW_ERROR("engine", "event %s: cannot arm a timer; publishing "
-                                   "again now",
+                EW_ERROR("engine",
+                         "event %s: cannot arm a timer; publishing "
+                         "again now",
                          job->event_id);
                 publish(job);
         }
@@ -570,17 +574,17 @@ void ew_engine_published(ew_engine_t *eng, ew_job_t *job, const char *err)
 
 static void schedule_retry(ew_job_t *job, const char *retry_after)
 {
-        ew_engine_t *eng        = job->eng;
+        ew_engine_t       *eng  = job->eng;
         const ew_config_t *conf = eng->conf;
-        ew_log_fields_t lf;
-        int64_t delay, ra;
+        ew_log_fields_t    lf;
+        int64_t            delay, ra;
 
         if (job->attempts > conf->retry.delays_cnt) {
                 finish_dead(job, EW_DEAD_RETRIES_EXHAUSTED,
                             "gave up after %d attempt(s): %s", job->attempts,
-                            job->result.message ? job->result.message
-                                                : ew_result_kind_str(
-                                                      job->result.kind));
+                            job->result.message
+                                ? job->result.message
+                                : ew_result_kind_str(job->result.kind));
                 return;
         }
         delay = conf->retry.delays_ms[job->attempts - 1];
@@ -601,8 +605,9 @@ static void schedule_retry(ew_job_t *job, const char *retry_after)
         ew_metrics_counter_add(eng->metrics, EW_M_RETRIES, 0, 1);
         if (ew_timerq_add(eng->timers, &job->timer, ew_mono_ms() + delay,
                           job) == -1) {
-                EW_ERROR("engine", "event %s: cannot arm a timer; retrying "
-                                   "now",
+                EW_ERROR("engine",
+                         "event %s: cannot arm a timer; retrying "
+                         "now",
                          job->event_id);
                 ready_push(eng, job);
         }
@@ -622,15 +627,14 @@ static void account_record(ew_engine_t *eng, ew_account_t *acct, int failed)
                         acct->id, eng->conf->monitoring.circuit_cooldown_ms);
                 account_wake_at(eng, acct, acct->open_until_ms);
         } else if (acct->circuit == EW_CIRCUIT_CLOSED) {
-                EW_INFO("engine", "account %s: circuit closed again",
-                        acct->id);
+                EW_INFO("engine", "account %s: circuit closed again", acct->id);
                 unpark_all(eng, acct);
         }
 }
 
 static void on_http_done(void *opaque, const ew_http_result_t *hr)
 {
-        ew_job_t *job    = opaque;
+        ew_job_t    *job = opaque;
         ew_engine_t *eng = job->eng;
         ew_result_t *res = &job->result;
 
@@ -645,8 +649,7 @@ static void on_http_done(void *opaque, const ew_http_result_t *hr)
         if (hr->status == 0) {
                 char msg[512];
                 if (hr->timed_out)
-                        ew_snprintf(msg, sizeof(msg),
-                                    "timeout after %d ms: %s",
+                        ew_snprintf(msg, sizeof(msg), "timeout after %d ms: %s",
                                     eng->conf->monitoring.timeout_ms,
                                     hr->error ? hr->error : "");
                 else
@@ -687,7 +690,7 @@ static void on_http_done(void *opaque, const ew_http_result_t *hr)
                                            job->msg_key, job->msg_key_len);
                         free(job->vid);
                         free(job->sid);
-                        job->vid = job->sid    = NULL;
+                        job->vid = job->sid   = NULL;
                         job->visit_from_cache = 0;
                         ew_log_fields_t lf;
                         EW_LOGF(EW_LOG_INFO, "engine", job_fields(job, &lf),
@@ -707,8 +710,7 @@ static void on_http_done(void *opaque, const ew_http_result_t *hr)
                         /* The classifier's message already names the
                          * status when the body carried no message. */
                         finish_dead(job, EW_DEAD_REJECTED, "%s",
-                                    res->message ? res->message
-                                                 : "rejected");
+                                    res->message ? res->message : "rejected");
                 }
                 break;
         }
@@ -721,16 +723,16 @@ static void on_http_done(void *opaque, const ew_http_result_t *hr)
 static void choose_visit(ew_job_t *job)
 {
         ew_engine_t *eng = job->eng;
-        const char *vid = NULL, *sid = NULL;
+        const char  *vid = NULL, *sid = NULL;
 
         job->vid_sid_set = 1;
         if (job->ev_vid || job->ev_sid) {
                 vid = job->ev_vid;
                 sid = job->ev_sid;
         } else if (job->msg_key_len > 0) {
-                job->visit_from_cache = ew_sessions_get(
-                    eng->sessions, job->account, job->msg_key,
-                    job->msg_key_len, ew_mono_ms(), &vid, &sid);
+                job->visit_from_cache =
+                    ew_sessions_get(eng->sessions, job->account, job->msg_key,
+                                    job->msg_key_len, ew_mono_ms(), &vid, &sid);
         }
         job->vid = ew_strdup(vid);
         job->sid = ew_strdup(sid);
@@ -738,10 +740,10 @@ static void choose_visit(ew_job_t *job)
 
 static void dispatch(ew_job_t *job)
 {
-        ew_engine_t *eng = job->eng;
+        ew_engine_t        *eng = job->eng;
         ew_request_params_t params;
-        char errstr[256];
-        char *url;
+        char                errstr[256];
+        char               *url;
 
         if (!job->vid_sid_set)
                 choose_visit(job);
@@ -758,10 +760,9 @@ static void dispatch(ew_job_t *job)
         eng->stats.api_calls++;
         url = ew_request_url(&params, errstr, sizeof(errstr));
         if (url)
-                job->req = ew_http_post(eng->http, url, job->body,
-                                        job->body_len, job->traceparent,
-                                        on_http_done, job, errstr,
-                                        sizeof(errstr));
+                job->req = ew_http_post(
+                    eng->http, url, job->body, job->body_len, job->traceparent,
+                    on_http_done, job, errstr, sizeof(errstr));
         free(url);
         if (!job->req) {
                 /* Could not even start: counts as a failed attempt. */
@@ -779,17 +780,17 @@ static void dispatch(ew_job_t *job)
  * a call now (host unknown, no token, circuit open) is parked on it. */
 static void pump(ew_engine_t *eng)
 {
-        int discover = eng->conf->monitoring.base_url == NULL;
-        int64_t now  = ew_mono_ms();
+        int     discover = eng->conf->monitoring.base_url == NULL;
+        int64_t now      = ew_mono_ms();
 
         if (eng->no_pump)
                 return;
         while (eng->ready_head &&
                eng->in_flight < eng->conf->monitoring.max_in_flight) {
-                ew_job_t *job      = eng->ready_head;
+                ew_job_t     *job  = eng->ready_head;
                 ew_account_t *acct = job->acct;
-                int64_t wake       = -1;
-                ew_admit_t admit;
+                int64_t       wake = -1;
+                ew_admit_t    admit;
 
                 ready_unlink(eng, job);
                 if (discover && ew_account_domain_due(acct, now))
@@ -809,15 +810,15 @@ ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,
                            const ew_engine_hooks_t *hooks, char *errstr,
                            size_t errstr_size)
 {
-        ew_engine_t *eng = calloc(1, sizeof(*eng));
+        ew_engine_t      *eng = calloc(1, sizeof(*eng));
         ew_event_limits_t lim = EW_EVENT_LIMITS_DEFAULT;
 
         if (!eng)
                 goto oom;
-        eng->conf           = conf;
-        eng->http           = http;
-        eng->hooks          = *hooks;
-        eng->limits         = lim;
+        eng->conf             = conf;
+        eng->http             = http;
+        eng->hooks            = *hooks;
+        eng->limits           = lim;
         eng->limits.max_bytes = (size_t)conf->worker.max_event_bytes;
         eng->rng = (uint64_t)ew_wall_ms() * 6364136223846793005ULL ^
                    (uint64_t)getpid() ^ 0x9e3779b97f4a7c15ULL;
@@ -830,13 +831,13 @@ ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,
         eng->acct_conf.window_ms     = conf->monitoring.circuit_window_ms;
         eng->acct_conf.cooldown_ms   = conf->monitoring.circuit_cooldown_ms;
         eng->acct_conf.domain_ttl_ms = conf->monitoring.domain_ttl_s * 1000;
-        eng->accounts    = ew_hash_new(0);
-        eng->acct_timers = ew_timerq_new(0);
-        eng->keyq        = ew_keyq_new(0);
-        eng->timers      = ew_timerq_new(0);
-        eng->sessions = ew_sessions_new(
-            (size_t)conf->worker.session_cache_size,
-            (int64_t)conf->worker.session_ttl_s * 1000);
+        eng->accounts                = ew_hash_new(0);
+        eng->acct_timers             = ew_timerq_new(0);
+        eng->keyq                    = ew_keyq_new(0);
+        eng->timers                  = ew_timerq_new(0);
+        eng->sessions =
+            ew_sessions_new((size_t)conf->worker.session_cache_size,
+                            (int64_t)conf->worker.session_ttl_s * 1000);
         if (!eng->keyq || !eng->timers || !eng->sessions || !eng->accounts ||
             !eng->acct_timers)
                 goto oom;
@@ -852,7 +853,7 @@ static int destroy_account(const void *key, size_t keylen, void *value,
                            void *arg)
 {
         ew_account_t *acct = value;
-        ew_engine_t *eng   = arg;
+        ew_engine_t  *eng  = arg;
 
         (void)key;
         (void)keylen;
@@ -893,10 +894,9 @@ void ew_engine_destroy(ew_engine_t *eng)
 static int valid_traceparent(const char *v, size_t n)
 {
         static const size_t dash[] = {2, 35, 52};
-        size_t i, d = 0;
+        size_t              i, d = 0;
 
-        if (n < 55 || (n > 55 && v[55] != '-') ||
-            (v[0] == 'f' && v[1] == 'f'))
+        if (n < 55 || (n > 55 && v[55] != '-') || (v[0] == 'f' && v[1] == 'f'))
                 return 0;
         for (i = 0; i < 55; i++) {
                 if (d < 3 && i == dash[d]) {
@@ -917,11 +917,12 @@ static int valid_traceparent(const char *v, size_t n)
 static char *header_string(rd_kafka_headers_t *hdrs, const char *name)
 {
         const void *val;
-        size_t size;
-        char *s;
+        size_t      size;
+        char       *s;
 
-        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &size) !=
-                         RD_KAFKA_RESP_ERR_NO_ERROR ||
+        if (!hdrs ||
+            rd_kafka_header_get_last(hdrs, name, &val, &size) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
             !val || size == 0 || size > 512)
                 return NULL;
         if (!valid_traceparent(val, size))
@@ -940,15 +941,15 @@ static char *header_string(rd_kafka_headers_t *hdrs, const char *name)
  * or -1 if out of memory. */
 static int take_event(ew_job_t *job, const ew_event_t *ev)
 {
-        const ew_config_t *conf = job->eng->conf;
-        const char *parts[4]    = {ev->app_installation_id, ev->visitor_id,
-                                   ev->session_id, NULL};
-        size_t lens[4]          = {0, 0, 0, 0};
-        const char **dst[3]     = {&job->app, &job->ev_vid, &job->ev_sid};
-        const void *key;
-        size_t key_len, need = 0;
-        char *p;
-        int i;
+        const ew_config_t *conf     = job->eng->conf;
+        const char        *parts[4] = {ev->app_installation_id, ev->visitor_id,
+                                       ev->session_id, NULL};
+        size_t             lens[4]  = {0, 0, 0, 0};
+        const char       **dst[3]   = {&job->app, &job->ev_vid, &job->ev_sid};
+        const void        *key;
+        size_t             key_len, need = 0;
+        char              *p;
+        int                i;
 
         key = ew_message_key(job->key, job->key_len, ev, &key_len);
         if (key && key != (const void *)job->key) {
@@ -983,11 +984,11 @@ static int take_event(ew_job_t *job, const ew_event_t *ev)
 int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
 {
         const ew_config_t *conf = eng->conf;
-        ew_event_t *ev          = NULL;
-        const char *account;
-        char errstr[512];
-        ew_job_t *job;
-        int r;
+        ew_event_t        *ev   = NULL;
+        const char        *account;
+        char               errstr[512];
+        ew_job_t          *job;
+        int                r;
 
         job = calloc(1, sizeof(*job));
         if (!job)
@@ -1009,19 +1010,19 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
         if (in->value_len)
                 memcpy(job->buf + in->key_len, in->value, in->value_len);
         job->buf[in->key_len + in->value_len] = '\0';
-        job->value           = job->buf + in->key_len;
-        job->value_len       = in->value_len;
-        job->headers         = in->headers;
-        job->source          = in->source;
-        job->source.topic    = intern_topic(eng, in->source.topic);
-        job->timestamp_ms    = in->timestamp_ms;
-        job->submitted_ms    = ew_mono_ms();
+        job->value                            = job->buf + in->key_len;
+        job->value_len                        = in->value_len;
+        job->headers                          = in->headers;
+        job->source                           = in->source;
+        job->source.topic = intern_topic(eng, in->source.topic);
+        job->timestamp_ms = in->timestamp_ms;
+        job->submitted_ms = ew_mono_ms();
         job_link(eng, job);
         eng->stats.submitted++;
 
         /* Until the event parses, its messages carry the input key. */
-        job->msg_key = ew_message_key(job->key, job->key_len, NULL,
-                                      &job->msg_key_len);
+        job->msg_key =
+            ew_message_key(job->key, job->key_len, NULL, &job->msg_key_len);
         if (ew_event_parse(job->value, job->value_len, &eng->limits,
                            &job->source, &ev, job->event_id,
                            sizeof(job->event_id), errstr,
@@ -1045,8 +1046,8 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
                 return 0;
         }
         job->account = job->acct->id;
-        job->body    = ew_request_body(ev, conf->identity.hash_key,
-                                       &job->body_len);
+        job->body =
+            ew_request_body(ev, conf->identity.hash_key, &job->body_len);
         /* From here on the job needs none of the parsed tree. */
         ew_event_destroy(ev);
         if (!job->app) {
@@ -1081,8 +1082,9 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
         return 0;
 
 oom:
-        EW_ERROR("engine", "out of memory taking an event from %s [%d] "
-                           "offset %lld",
+        EW_ERROR("engine",
+                 "out of memory taking an event from %s [%d] "
+                 "offset %lld",
                  in->source.topic, in->source.partition,
                  (long long)in->source.offset);
         if (in->headers)
@@ -1107,7 +1109,7 @@ long ew_engine_timeout_ms(const ew_engine_t *eng)
 
 void ew_engine_run_timers(ew_engine_t *eng)
 {
-        int64_t now = ew_mono_ms();
+        int64_t   now = ew_mono_ms();
         ew_job_t *job;
 
         ew_account_t *acct;
@@ -1135,7 +1137,7 @@ typedef struct abandon_ctx {
 
 static int queued_matches(void *item, void *arg)
 {
-        ew_job_t *job      = item;
+        ew_job_t      *job = item;
         abandon_ctx_t *ctx = arg;
 
         return ctx->pred(job->opaque, ctx->arg);
@@ -1160,8 +1162,8 @@ int ew_engine_abandon(ew_engine_t *eng, int (*pred)(void *opaque, void *arg),
                       void *arg, int include_in_flight)
 {
         abandon_ctx_t ctx = {pred, arg};
-        ew_job_t *job, *next;
-        int cnt;
+        ew_job_t     *job, *next;
+        int           cnt;
 
         eng->no_pump = 1;
         /* Queued jobs first, so releasing a key below never hands it to a

@@ -41,34 +41,34 @@
 #include "ew_metrics.h"
 
 typedef struct ew_engine ew_engine_t;
-typedef struct ew_job ew_job_t;
+typedef struct ew_job    ew_job_t;
 
 /* One input message. The engine copies key and value; the headers list
  * (may be NULL) passes to the engine, which destroys it. */
 typedef struct ew_input {
-        const void *key;
-        size_t key_len;
-        const void *value;
-        size_t value_len;
+        const void         *key;
+        size_t              key_len;
+        const void         *value;
+        size_t              value_len;
         rd_kafka_headers_t *headers;
-        ew_source_t source; /* topic string borrowed for the call only */
-        int64_t timestamp_ms; /* broker/create time, -1 if unknown */
-        void *opaque;         /* the caller's; returned in done/dropped */
+        ew_source_t source;       /* topic string borrowed for the call only */
+        int64_t     timestamp_ms; /* broker/create time, -1 if unknown */
+        void       *opaque;       /* the caller's; returned in done/dropped */
 } ew_input_t;
 
 /* A terminal message to publish. All pointers belong to the engine and
  * stay valid until ew_engine_published() is called for the job. */
 typedef struct ew_output {
-        int dead_letter;             /* 0: outcome, 1: dead letter */
-        const void *key;             /* may be NULL */
-        size_t key_len;
-        const void *value;           /* outcome JSON, or the input value */
-        size_t value_len;
+        int                       dead_letter; /* 0: outcome, 1: dead letter */
+        const void               *key;         /* may be NULL */
+        size_t                    key_len;
+        const void               *value; /* outcome JSON, or the input value */
+        size_t                    value_len;
         const rd_kafka_headers_t *headers; /* dead letter: input's headers +
                                             * error headers; else NULL.
                                             * Copy before handing to
                                             * librdkafka. */
-        const char *event_id;
+        const char             *event_id;
         const ew_dead_letter_t *dead; /* the failure, for a dead letter;
                                        * NULL for an outcome */
         ew_result_kind_t kind;        /* outcome: ENGAGEMENT, CONVERSATION or
@@ -92,10 +92,10 @@ typedef struct ew_engine_hooks {
 
 typedef struct ew_engine_stats {
         int64_t submitted, outcomes, dead_letters, api_calls, retries;
-        int in_flight; /* HTTP requests in flight */
-        int waiting;   /* submitted and not yet done or dropped */
-        int ready;     /* admitted to the API but waiting for a slot */
-        int timers;    /* waiting on a retry or re-publish timer */
+        int     in_flight; /* HTTP requests in flight */
+        int     waiting;   /* submitted and not yet done or dropped */
+        int     ready;     /* admitted to the API but waiting for a slot */
+        int     timers;    /* waiting on a retry or re-publish timer */
 } ew_engine_stats_t;
 
 /* Creates an engine using conf (borrowed: must outlive the engine) and the

@@ -31,20 +31,22 @@
 /* Where an input message came from. Strings are borrowed. */
 typedef struct ew_source {
         const char *topic;
-        int32_t partition;
-        int64_t offset;
+        int32_t     partition;
+        int64_t     offset;
 } ew_source_t;
 
 typedef struct ew_event_limits {
-        size_t max_bytes;      /* default 65536 */
-        int max_depth;         /* JSON nesting limit, default 32 */
-        size_t max_identities; /* default 100 */
-        size_t max_attributes; /* default 100 */
+        size_t max_bytes;        /* default 65536 */
+        int    max_depth;        /* JSON nesting limit, default 32 */
+        size_t max_identities;   /* default 100 */
+        size_t max_attributes;   /* default 100 */
         size_t max_entry_points; /* default 100 */
 } ew_event_limits_t;
 
 #define EW_EVENT_LIMITS_DEFAULT                                                \
-        { 65536, 32, 100, 100, 100 }
+        {                                                                      \
+                65536, 32, 100, 100, 100                                       \
+        }
 
 /* Longest identifier (eventId, accountId, appInstallationId, visitorId,
  * sessionId, consumerId, identities[].sub), in bytes. */
@@ -56,12 +58,12 @@ typedef struct ew_event_limits {
  * the event owns; event_id is owned. NULL means "absent". */
 typedef struct ew_event {
         json_object *root;
-        char *event_id;
-        const char *account_id;
-        const char *app_installation_id;
-        const char *visitor_id;
-        const char *session_id;
-        const char *consumer_id;
+        char        *event_id;
+        const char  *account_id;
+        const char  *app_installation_id;
+        const char  *visitor_id;
+        const char  *session_id;
+        const char  *consumer_id;
         json_object *identities;            /* array, may be NULL */
         json_object *client_properties;     /* object, may be NULL */
         json_object *entry_points;          /* array, may be NULL */
@@ -78,9 +80,8 @@ typedef struct ew_event {
  * size event_id_size) so the dead letter can carry it; otherwise
  * event_id_out gets the default id. */
 int ew_event_parse(const char *buf, size_t len, const ew_event_limits_t *lim,
-                   const ew_source_t *src, ew_event_t **evp,
-                   char *event_id_out, size_t event_id_size, char *errstr,
-                   size_t errstr_size);
+                   const ew_source_t *src, ew_event_t **evp, char *event_id_out,
+                   size_t event_id_size, char *errstr, size_t errstr_size);
 
 /* NULL-safe. */
 void ew_event_destroy(ew_event_t *ev);

@@ -22,29 +22,29 @@
 
 #include "ew_loop.h"
 
-typedef struct ew_http ew_http_t;
+typedef struct ew_http     ew_http_t;
 typedef struct ew_http_req ew_http_req_t;
 
 typedef struct ew_http_conf {
-        long timeout_ms;         /* whole transfer */
-        long connect_timeout_ms; /* connect phase */
-        const char *user_agent;  /* copied */
-        const char *ca_bundle;   /* may be NULL; copied */
-        int insecure_skip_verify;
-        size_t max_body_bytes;  /* larger answers fail the transfer; 0 = 1 MiB */
-        long max_connections;   /* connection cache size, 0 = curl default */
+        long        timeout_ms;         /* whole transfer */
+        long        connect_timeout_ms; /* connect phase */
+        const char *user_agent;         /* copied */
+        const char *ca_bundle;          /* may be NULL; copied */
+        int         insecure_skip_verify;
+        size_t max_body_bytes; /* larger answers fail the transfer; 0 = 1 MiB */
+        long   max_connections; /* connection cache size, 0 = curl default */
 } ew_http_conf_t;
 
 /* What a finished request produced. All pointers are valid only during the
  * callback. */
 typedef struct ew_http_result {
-        int status;              /* HTTP status, 0 when no answer came */
-        const char *body;        /* NUL-terminated; "" if none */
-        size_t body_len;
+        int         status; /* HTTP status, 0 when no answer came */
+        const char *body;   /* NUL-terminated; "" if none */
+        size_t      body_len;
         const char *retry_after; /* Retry-After header value, or NULL */
         const char *error;       /* transport error text when status == 0 */
-        int timed_out;           /* 1 if it ended on timeout_ms */
-        int64_t elapsed_ms;      /* from submit to completion */
+        int         timed_out;   /* 1 if it ended on timeout_ms */
+        int64_t     elapsed_ms;  /* from submit to completion */
 } ew_http_result_t;
 
 /* Called once per submitted request, unless it was cancelled. */
@@ -59,14 +59,14 @@ ew_http_t *ew_http_new(ew_loop_t *loop, const ew_http_conf_t *conf,
 void ew_http_destroy(ew_http_t *http);
 
 /* Starts a POST of body (borrowed: it must stay valid until the callback
- * runs or the request is cancelled) to url (copied) with "Content-Type: application/json"
- * and, when traceparent is non-NULL, a "traceparent" header. Returns the
- * request handle (valid until its callback returns or it is cancelled), or
- * NULL with errstr set. */
-ew_http_req_t *ew_http_post(ew_http_t *http, const char *url,
-                            const char *body, size_t body_len,
-                            const char *traceparent, ew_http_done_cb_t *cb,
-                            void *opaque, char *errstr, size_t errstr_size);
+ * runs or the request is cancelled) to url (copied) with "Content-Type:
+ * application/json" and, when traceparent is non-NULL, a "traceparent" header.
+ * Returns the request handle (valid until its callback returns or it is
+ * cancelled), or NULL with errstr set. */
+ew_http_req_t *ew_http_post(ew_http_t *http, const char *url, const char *body,
+                            size_t body_len, const char *traceparent,
+                            ew_http_done_cb_t *cb, void *opaque, char *errstr,
+                            size_t errstr_size);
 
 /* Starts a GET of url (copied), otherwise like ew_http_post(). */
 ew_http_req_t *ew_http_get(ew_http_t *http, const char *url,

@@ -12,7 +12,7 @@
 static const struct {
         const char *name;
         const char *value;
-        int roles; /* bit 1<<EW_KAFKA_CONSUMER, 1<<EW_KAFKA_PRODUCER */
+        int         roles; /* bit 1<<EW_KAFKA_CONSUMER, 1<<EW_KAFKA_PRODUCER */
 } defaults[] = {
 #define C (1 << EW_KAFKA_CONSUMER)
 #define P (1 << EW_KAFKA_PRODUCER)
@@ -77,8 +77,8 @@ rd_kafka_conf_t *ew_kafka_conf_new(const ew_config_t *conf,
                                    size_t errstr_size)
 {
         static const char *const prefixes[] = {"consumer.", "producer."};
-        rd_kafka_conf_t *rkc = rd_kafka_conf_new();
-        size_t i;
+        rd_kafka_conf_t         *rkc        = rd_kafka_conf_new();
+        size_t                   i;
 
         for (i = 0; i < EW_ARRAY_SIZE(defaults); i++) {
                 if (!(defaults[i].roles & (1 << role)))
@@ -101,8 +101,8 @@ rd_kafka_conf_t *ew_kafka_conf_new(const ew_config_t *conf,
         for (i = 0; i < conf->kafka.properties.cnt; i++) {
                 const char *name  = conf->kafka.properties.items[i].key;
                 const char *value = conf->kafka.properties.items[i].value;
-                size_t own        = strlen(prefixes[role]);
-                size_t other      = strlen(prefixes[!role]);
+                size_t      own   = strlen(prefixes[role]);
+                size_t      other = strlen(prefixes[!role]);
 
                 if (!strncmp(name, prefixes[!role], other))
                         continue;

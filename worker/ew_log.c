@@ -9,8 +9,8 @@
 #include <strings.h>
 #include <unistd.h>
 
-ew_log_level_t ew_log_threshold = EW_LOG_INFO;
-static ew_log_format_t log_format = EW_LOG_FORMAT_TEXT;
+ew_log_level_t         ew_log_threshold = EW_LOG_INFO;
+static ew_log_format_t log_format       = EW_LOG_FORMAT_TEXT;
 
 static const char *const level_names[] = {"error", "warn", "info", "debug"};
 
@@ -115,10 +115,10 @@ static size_t add_fields(char *line, size_t len, size_t size,
 void ew_log_vwrite(ew_log_level_t level, const char *component,
                    const ew_log_fields_t *fields, const char *fmt, va_list ap)
 {
-        char msg[2048];
-        char line[4608];
-        char ts[EW_RFC3339_SIZE];
-        size_t len;
+        char    msg[2048];
+        char    line[4608];
+        char    ts[EW_RFC3339_SIZE];
+        size_t  len;
         ssize_t r;
 
         vsnprintf(msg, sizeof(msg), fmt, ap);
@@ -140,9 +140,9 @@ void ew_log_vwrite(ew_log_level_t level, const char *component,
                 len = add_fields(line, len, sizeof(line) - 8, fields, 1);
                 len += ew_snprintf(line + len, sizeof(line) - len, "}\n");
         } else {
-                char upper[8];
+                char        upper[8];
                 const char *n = ew_log_level_name(level);
-                size_t i;
+                size_t      i;
                 for (i = 0; n[i] && i < sizeof(upper) - 1; i++)
                         upper[i] = (char)(n[i] - 'a' + 'A');
                 upper[i] = '\0';
@@ -166,8 +166,8 @@ void ew_log_fwrite(ew_log_level_t level, const char *component,
         va_end(ap);
 }
 
-void ew_log_write(ew_log_level_t level, const char *component,
-                  const char *fmt, ...)
+void ew_log_write(ew_log_level_t level, const char *component, const char *fmt,
+                  ...)
 {
         va_list ap;
 

@@ -39,7 +39,7 @@ void ew_log_set_level(ew_log_level_t level);
 void ew_log_set_format(ew_log_format_t format);
 
 /* Parses "error", "warn", "info", "debug". Returns 0, or -1 if unknown. */
-int ew_log_level_parse(const char *s, ew_log_level_t *levelp);
+int         ew_log_level_parse(const char *s, ew_log_level_t *levelp);
 const char *ew_log_level_name(ew_log_level_t level);
 
 /* Structured fields of a line about one event (log.format json writes them
@@ -48,22 +48,26 @@ const char *ew_log_level_name(ew_log_level_t level);
  * contents. */
 typedef struct ew_log_fields {
         const char *event_id;
-        int32_t partition;
-        int64_t offset;
-        int status;  /* HTTP status */
-        int attempt; /* API calls made */
+        int32_t     partition;
+        int64_t     offset;
+        int         status;  /* HTTP status */
+        int         attempt; /* API calls made */
 } ew_log_fields_t;
 
-#define EW_LOG_FIELDS_NONE {NULL, -1, -1, 0, 0}
+#define EW_LOG_FIELDS_NONE                                                     \
+        {                                                                      \
+                NULL, -1, -1, 0, 0                                             \
+        }
 
 /* Writes one line. Prefer the EW_LOG_* macros, which check the level first. */
-void ew_log_write(ew_log_level_t level, const char *component,
-                  const char *fmt, ...) __attribute__((format(printf, 3, 4)));
+void ew_log_write(ew_log_level_t level, const char *component, const char *fmt,
+                  ...) __attribute__((format(printf, 3, 4)));
 void ew_log_vwrite(ew_log_level_t level, const char *component,
-                   const ew_log_fields_t *fields, const char *fmt, va_list ap);
+                   const ew_log_fields_t *fields, const char *fmt, va_list ap)
+    __attribute__((format(printf, 4, 0)));
 void ew_log_fwrite(ew_log_level_t level, const char *component,
                    const ew_log_fields_t *fields, const char *fmt, ...)
-        __attribute__((format(printf, 4, 5)));
+    __attribute__((format(printf, 4, 5)));
 
 #define EW_LOG(level, component, ...)                                          \
         do {                                                                   \
@@ -80,8 +84,8 @@ void ew_log_fwrite(ew_log_level_t level, const char *component,
         } while (0)
 
 #define EW_ERROR(component, ...) EW_LOG(EW_LOG_ERROR, component, __VA_ARGS__)
-#define EW_WARN(component, ...)  EW_LOG(EW_LOG_WARN, component, __VA_ARGS__)
-#define EW_INFO(component, ...)  EW_LOG(EW_LOG_INFO, component, __VA_ARGS__)
+#define EW_WARN(component, ...) EW_LOG(EW_LOG_WARN, component, __VA_ARGS__)
+#define EW_INFO(component, ...) EW_LOG(EW_LOG_INFO, component, __VA_ARGS__)
 #define EW_DEBUG(component, ...) EW_LOG(EW_LOG_DEBUG, component, __VA_ARGS__)
 
 #endif /* EW_LOG_H */

@@ -17,7 +17,7 @@
 typedef struct ew_loop ew_loop_t;
 
 /* Event bits, as epoll's. */
-#define EW_LOOP_READ  0x1
+#define EW_LOOP_READ 0x1
 #define EW_LOOP_WRITE 0x4
 
 /* Called with the ready bits (EW_LOOP_READ/WRITE; errors and hang-ups are

@@ -67,26 +67,25 @@ char *ew_message_outcome(const char *event_id, const char *account_id,
 /* The failure a dead letter describes. Strings are borrowed. */
 typedef struct ew_dead_letter {
         ew_dead_kind_t kind;
-        const char *message;  /* required */
-        int http_status;      /* 0 = none: header omitted */
-        int internal_code;    /* -1 = none: header omitted */
-        int attempts;         /* API calls made, 0 for invalid_event */
-        ew_source_t source;
-        const char *event_id; /* required */
-        int64_t failed_at_ms; /* epoch ms, written as RFC 3339 */
+        const char    *message;       /* required */
+        int            http_status;   /* 0 = none: header omitted */
+        int            internal_code; /* -1 = none: header omitted */
+        int            attempts;      /* API calls made, 0 for invalid_event */
+        ew_source_t    source;
+        const char    *event_id;     /* required */
+        int64_t        failed_at_ms; /* epoch ms, written as RFC 3339 */
 } ew_dead_letter_t;
 
 /* Appends the failure headers to hdrs (which already holds a copy of the
  * input's headers, if any). Returns 0, or -1 if librdkafka refused one. */
 int ew_message_dead_letter_headers(const ew_dead_letter_t *dl,
-                                   rd_kafka_headers_t *hdrs);
+                                   rd_kafka_headers_t     *hdrs);
 
 /* The same fields as a JSON object, plus "event": the original value as a
  * string (invalid UTF-8 bytes replaced by U+FFFD) - batch mode's
  * dead-letter line. Returns a new string (caller frees), length in *lenp. */
-char *ew_message_dead_letter_json(const ew_dead_letter_t *dl,
-                                  const char *value, size_t value_len,
-                                  size_t *lenp);
+char *ew_message_dead_letter_json(const ew_dead_letter_t *dl, const char *value,
+                                  size_t value_len, size_t *lenp);
 
 /* The key for an event's messages: the input key when there is one
  * (returned as is), else ew_event_derived_key(ev) (ev may be NULL for an

@@ -13,14 +13,14 @@
 #include "ew_util.h"
 
 struct ew_producer {
-        rd_kafka_t *rk;
+        rd_kafka_t       *rk;
         rd_kafka_queue_t *mainq;
         rd_kafka_topic_t *rkt_out;
         rd_kafka_topic_t *rkt_dead;
-        ew_loop_t *loop;
+        ew_loop_t        *loop;
         int wake_fds[2]; /* librdkafka writes [1] when mainq gets events */
         ew_producer_dr_cb_t *dr_cb;
-        void *arg;
+        void                *arg;
 };
 
 static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
@@ -65,9 +65,9 @@ ew_producer_t *ew_producer_new(const ew_config_t *conf, ew_loop_t *loop,
                                ew_producer_dr_cb_t *dr_cb, void *arg,
                                char *errstr, size_t errstr_size)
 {
-        ew_producer_t *p;
+        ew_producer_t   *p;
         rd_kafka_conf_t *rkc;
-        char why[512];
+        char             why[512];
 
         p = calloc(1, sizeof(*p));
         if (!p) {
@@ -95,11 +95,12 @@ ew_producer_t *ew_producer_new(const ew_config_t *conf, ew_loop_t *loop,
         }
         /* rkc now belongs to p->rk. */
 
-        p->rkt_out  = rd_kafka_topic_new(p->rk, conf->kafka.output_topic, NULL);
-        p->rkt_dead = rd_kafka_topic_new(p->rk, conf->kafka.dead_letter_topic,
-                                         NULL);
+        p->rkt_out = rd_kafka_topic_new(p->rk, conf->kafka.output_topic, NULL);
+        p->rkt_dead =
+            rd_kafka_topic_new(p->rk, conf->kafka.dead_letter_topic, NULL);
         if (!p->rkt_out || !p->rkt_dead) {
-                ew_snprintf(errstr, errstr_size, "cannot create topic handle: %s",
+                ew_snprintf(errstr, errstr_size,
+                            "cannot create topic handle: %s",
                             rd_kafka_err2str(rd_kafka_last_error()));
                 goto error;
         }
@@ -110,8 +111,7 @@ ew_producer_t *ew_producer_new(const ew_config_t *conf, ew_loop_t *loop,
         }
         p->mainq = rd_kafka_queue_get_main(p->rk);
         rd_kafka_queue_io_event_enable(p->mainq, p->wake_fds[1], "1", 1);
-        if (ew_loop_set(loop, p->wake_fds[0], EW_LOOP_READ, on_wake, p) ==
-            -1) {
+        if (ew_loop_set(loop, p->wake_fds[0], EW_LOOP_READ, on_wake, p) == -1) {
                 ew_snprintf(errstr, errstr_size, "epoll: %s", strerror(errno));
                 goto error;
         }
@@ -165,16 +165,18 @@ int ew_producer_send(ew_producer_t *p, int dead_letter, const void *key,
                      const rd_kafka_headers_t *headers, void *msg_opaque,
                      char *errstr, size_t errstr_size)
 {
-        rd_kafka_headers_t *hdrs = headers ? rd_kafka_headers_copy(headers)
-                                           : NULL;
+        rd_kafka_headers_t *hdrs =
+            headers ? rd_kafka_headers_copy(headers) : NULL;
+        /* A plain variable: librdkafka's macro casts its argument without
+         * parentheses. */
+        rd_kafka_topic_t   *rkt = dead_letter ? p->rkt_dead : p->rkt_out;
         rd_kafka_resp_err_t err;
 
-        err = rd_kafka_producev(
-            p->rk, RD_KAFKA_V_RKT(dead_letter ? p->rkt_dead : p->rkt_out),
-            RD_KAFKA_V_KEY(key, key_len),
-            RD_KAFKA_V_VALUE((void *)value, value_len),
-            RD_KAFKA_V_HEADERS(hdrs), RD_KAFKA_V_OPAQUE(msg_opaque),
-            RD_KAFKA_V_END);
+        err = rd_kafka_producev(p->rk, RD_KAFKA_V_RKT(rkt),
+                                RD_KAFKA_V_KEY(key, key_len),
+                                RD_KAFKA_V_VALUE((void *)value, value_len),
+                                RD_KAFKA_V_HEADERS(hdrs),
+                                RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
         if (err) {
                 /* Headers are only taken over on success. */
                 if (hdrs)
@@ -205,7 +207,8 @@ int ew_producer_outq_len(const ew_producer_t *p)
 
 const char *ew_producer_fatal(ew_producer_t *p, char *buf, size_t size)
 {
-        if (rd_kafka_fatal_error(p->rk, buf, size) == RD_KAFKA_RESP_ERR_NO_ERROR)
+        if (rd_kafka_fatal_error(p->rk, buf, size) ==
+            RD_KAFKA_RESP_ERR_NO_ERROR)
                 return NULL;
         return buf;
 }

@@ -23,8 +23,7 @@ typedef struct ew_producer ew_producer_t;
 
 /* Delivery report: err is NULL when the broker acknowledged the message,
  * else a description of why it was not delivered. */
-typedef void(ew_producer_dr_cb_t)(void *arg, void *msg_opaque,
-                                  const char *err);
+typedef void(ew_producer_dr_cb_t)(void *arg, void *msg_opaque, const char *err);
 
 /* Creates the producer and registers it on loop. Returns NULL with errstr
  * set on failure. */

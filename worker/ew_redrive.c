@@ -18,20 +18,20 @@
 
 /* Headers the worker added to the dead letter: not the event's own. */
 static const char *const added_headers[] = {
-    EW_HDR_ERROR_KIND,    EW_HDR_ERROR_MESSAGE,     EW_HDR_ERROR_HTTP_STATUS,
+    EW_HDR_ERROR_KIND,          EW_HDR_ERROR_MESSAGE,  EW_HDR_ERROR_HTTP_STATUS,
     EW_HDR_ERROR_INTERNAL_CODE, EW_HDR_ERROR_ATTEMPTS, EW_HDR_SOURCE_TOPIC,
-    EW_HDR_SOURCE_PARTITION, EW_HDR_SOURCE_OFFSET, EW_HDR_EVENT_ID,
-    EW_HDR_FAILED_AT,     EW_REDRIVE_HEADER,
+    EW_HDR_SOURCE_PARTITION,    EW_HDR_SOURCE_OFFSET,  EW_HDR_EVENT_ID,
+    EW_HDR_FAILED_AT,           EW_REDRIVE_HEADER,
 };
 
 int ew_redrive_parse_time(const char *s, int64_t *ms)
 {
-        struct tm tm;
+        struct tm   tm;
         const char *p;
-        long frac = 0;
-        int digits = 0, off = 0, n = 0;
-        time_t t;
-        char *end;
+        long        frac   = 0;
+        int         digits = 0, off = 0, n = 0;
+        time_t      t;
+        char       *end;
 
         if (!s || !*s)
                 return -1;
@@ -41,8 +41,7 @@ int ew_redrive_parse_time(const char *s, int64_t *ms)
         }
         memset(&tm, 0, sizeof(tm));
         if (sscanf(s, "%4d-%2d-%2dT%2d:%2d:%2d%n", &tm.tm_year, &tm.tm_mon,
-                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec,
-                   &n) != 6 ||
+                   &tm.tm_mday, &tm.tm_hour, &tm.tm_min, &tm.tm_sec, &n) != 6 ||
             n != 19 || tm.tm_mon < 1 || tm.tm_mon > 12 || tm.tm_mday < 1 ||
             tm.tm_mday > 31 || tm.tm_hour > 23 || tm.tm_min > 59 ||
             tm.tm_sec > 60)
@@ -76,7 +75,7 @@ int ew_redrive_parse_time(const char *s, int64_t *ms)
         }
         if (*p)
                 return -1;
-        t = timegm(&tm);
+        t   = timegm(&tm);
         *ms = ((int64_t)t - (int64_t)off * 60) * 1000 + frac;
         return 0;
 }
@@ -85,10 +84,11 @@ static int header_text(const rd_kafka_headers_t *hdrs, const char *name,
                        char *buf, size_t size)
 {
         const void *val;
-        size_t len;
+        size_t      len;
 
-        if (!hdrs || rd_kafka_header_get_last(hdrs, name, &val, &len) !=
-                         RD_KAFKA_RESP_ERR_NO_ERROR ||
+        if (!hdrs ||
+            rd_kafka_header_get_last(hdrs, name, &val, &len) !=
+                RD_KAFKA_RESP_ERR_NO_ERROR ||
             !val || len >= size)
                 return -1;
         memcpy(buf, val, len);
@@ -107,13 +107,14 @@ static int is_added(const char *name)
 }
 
 /* Decides whether rkm is replayed; fills *count with its replays so far. */
-static int selected(const ew_redrive_opts_t *opts, const rd_kafka_message_t *rkm,
+static int selected(const ew_redrive_opts_t  *opts,
+                    const rd_kafka_message_t *rkm,
                     const rd_kafka_headers_t *hdrs, int *count,
                     const char **why)
 {
-        char buf[128];
+        char    buf[128];
         int64_t failed;
-        int i, kind_ok = opts->kinds_cnt == 0;
+        int     i, kind_ok = opts->kinds_cnt == 0;
 
         (void)rkm;
         *count = 0;
@@ -155,17 +156,17 @@ static void dr_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm, void *opaque)
 int ew_redrive_run(const ew_config_t *conf, const ew_redrive_opts_t *opts,
                    ew_redrive_summary_t *sum, char *errstr, size_t errstr_size)
 {
-        rd_kafka_t *consumer = NULL, *producer = NULL;
-        rd_kafka_conf_t *cc = NULL, *pc = NULL;
+        rd_kafka_t                      *consumer = NULL, *producer = NULL;
+        rd_kafka_conf_t                 *cc = NULL, *pc = NULL;
         rd_kafka_topic_partition_list_t *assign = NULL;
-        const rd_kafka_metadata_t *md = NULL;
-        rd_kafka_topic_t *rkt         = NULL;
-        int64_t *ends                 = NULL;
-        long long failed              = 0;
-        const char *topic             = conf->kafka.dead_letter_topic;
-        int64_t deadline;
-        int i, pcnt = 0, open_parts = 0, rc = -1;
-        char why[512], group[300];
+        const rd_kafka_metadata_t       *md     = NULL;
+        rd_kafka_topic_t                *rkt    = NULL;
+        int64_t                         *ends   = NULL;
+        long long                        failed = 0;
+        const char                      *topic  = conf->kafka.dead_letter_topic;
+        int64_t                          deadline;
+        int                              i, pcnt = 0, open_parts = 0, rc = -1;
+        char                             why[512], group[300];
 
         memset(sum, 0, sizeof(*sum));
         cc = ew_kafka_conf_new(conf, EW_KAFKA_CONSUMER, errstr, errstr_size);
@@ -225,8 +226,8 @@ int ew_redrive_run(const ew_config_t *conf, const ew_redrive_opts_t *opts,
                 if (rd_kafka_query_watermark_offsets(consumer, topic, p, &lo,
                                                      &hi, 10000)) {
                         ew_snprintf(errstr, errstr_size,
-                                    "cannot read the offsets of %s [%d]",
-                                    topic, p);
+                                    "cannot read the offsets of %s [%d]", topic,
+                                    p);
                         goto done;
                 }
                 if (hi <= lo)
@@ -241,13 +242,13 @@ int ew_redrive_run(const ew_config_t *conf, const ew_redrive_opts_t *opts,
                 goto done;
         }
 
-        deadline = ew_mono_ms() + (opts->timeout_ms > 0 ? opts->timeout_ms
-                                                        : 60000);
+        deadline =
+            ew_mono_ms() + (opts->timeout_ms > 0 ? opts->timeout_ms : 60000);
         while (open_parts > 0) {
                 rd_kafka_message_t *rkm;
                 rd_kafka_headers_t *hdrs = NULL, *out = NULL;
-                const char *skip_why     = NULL;
-                int count, idx = -1;
+                const char         *skip_why = NULL;
+                int                 count, idx = -1;
 
                 if (ew_mono_ms() > deadline) {
                         ew_snprintf(errstr, errstr_size,
@@ -293,10 +294,10 @@ int ew_redrive_run(const ew_config_t *conf, const ew_redrive_opts_t *opts,
                                 topic, rkm->partition, (long long)rkm->offset,
                                 count, opts->max_redrives);
                 } else if (!opts->dry_run) {
-                        const char *name;
-                        const void *val;
-                        size_t size, h;
-                        char cnt[16];
+                        const char         *name;
+                        const void         *val;
+                        size_t              size, h;
+                        char                cnt[16];
                         rd_kafka_resp_err_t err;
 
                         out = rd_kafka_headers_new(8);

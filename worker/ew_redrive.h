@@ -26,11 +26,11 @@
 typedef struct ew_redrive_opts {
         const char *kinds[EW_REDRIVE_MAX_KINDS]; /* error.kind filter; none:
                                                   * every kind */
-        int kinds_cnt;
-        int64_t since_ms; /* failedAt >= since; -1: no bound */
-        int max_redrives; /* refuse past this many replays (default 3) */
-        int dry_run;      /* count and print, publish nothing */
-        int timeout_ms;   /* give up reading after this long (default 60000) */
+        int     kinds_cnt;
+        int64_t since_ms;     /* failedAt >= since; -1: no bound */
+        int     max_redrives; /* refuse past this many replays (default 3) */
+        int     dry_run;      /* count and print, publish nothing */
+        int timeout_ms; /* give up reading after this long (default 60000) */
 } ew_redrive_opts_t;
 
 typedef struct ew_redrive_summary {

@@ -21,13 +21,13 @@
 #include "ew_event.h"
 
 typedef struct ew_request_params {
-        const char *base_url;            /* no trailing slash needed */
-        const char *account_id;          /* required */
-        const char *app_installation_id; /* required */
+        const char      *base_url;            /* no trailing slash needed */
+        const char      *account_id;          /* required */
+        const char      *app_installation_id; /* required */
         ew_api_version_t api_version;
-        const char *visitor_id; /* may be NULL */
-        const char *session_id; /* may be NULL */
-        int on_behalf;          /* 1: obh=true (the worker always sets it) */
+        const char      *visitor_id; /* may be NULL */
+        const char      *session_id; /* may be NULL */
+        int on_behalf; /* 1: obh=true (the worker always sets it) */
 } ew_request_params_t;
 
 /* Percent-encodes s into a new string (caller frees), keeping only
@@ -43,7 +43,6 @@ char *ew_request_url(const ew_request_params_t *p, char *errstr,
  * (caller frees) and its length in *lenp, or NULL on allocation failure.
  * hash_key, when non-NULL, replaces each identity's sub and the consumerId
  * by hex(HMAC-SHA256(hash_key, value)) (identity.hash_key). */
-char *ew_request_body(const ew_event_t *ev, const char *hash_key,
-                      size_t *lenp);
+char *ew_request_body(const ew_event_t *ev, const char *hash_key, size_t *lenp);
 
 #endif /* EW_REQUEST_H */

@@ -60,28 +60,29 @@ const char *ew_result_kind_str(ew_result_kind_t kind);
  * the result and released by ew_result_clear(). */
 typedef struct ew_result {
         ew_result_kind_t kind;
-        int http_status;     /* 0 for a transport error or timeout */
-        int internal_code;   /* -1 when the body carried none */
-        char *message;       /* error message / transport error; may be NULL */
-        char *visitor_id;    /* from a success body; may be NULL */
-        char *session_id;    /* from a success body; may be NULL */
-        char *page_id;       /* from a success body; may be NULL */
+        int              http_status;   /* 0 for a transport error or timeout */
+        int              internal_code; /* -1 when the body carried none */
+        char *message;    /* error message / transport error; may be NULL */
+        char *visitor_id; /* from a success body; may be NULL */
+        char *session_id; /* from a success body; may be NULL */
+        char *page_id;    /* from a success body; may be NULL */
         char *conversation_id; /* CONVERSATION only */
-        char *loading_vid;   /* LOADING only, may be NULL if not announced */
-        json_object *engagement_details; /* the array as returned; may be NULL */
+        char *loading_vid;     /* LOADING only, may be NULL if not announced */
+        json_object
+            *engagement_details; /* the array as returned; may be NULL */
 } ew_result_t;
 
 /* Classifies an HTTP answer. body may be NULL (len 0) and need not be
  * NUL-terminated. res is overwritten (call ew_result_clear first if it
  * held something). Returns res->kind. */
-ew_result_kind_t ew_response_classify(ew_api_version_t version,
-                                      int http_status, const char *body,
-                                      size_t len, ew_result_t *res);
+ew_result_kind_t ew_response_classify(ew_api_version_t version, int http_status,
+                                      const char *body, size_t len,
+                                      ew_result_t *res);
 
 /* Fills res for a request that got no HTTP answer (timeout, refused,
  * reset, TLS failure): RETRYABLE with http_status 0 and message copied.
  * Returns res->kind. */
-ew_result_kind_t ew_response_transport_error(const char *message,
+ew_result_kind_t ew_response_transport_error(const char  *message,
                                              ew_result_t *res);
 
 /* Releases what res owns and zeroes it. NULL-safe. */

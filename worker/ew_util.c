@@ -29,8 +29,8 @@ int64_t ew_wall_ms(void)
 
 char *ew_rfc3339_ms(int64_t epoch_ms, char *buf, size_t size)
 {
-        time_t secs = (time_t)(epoch_ms / 1000);
-        int ms      = (int)(epoch_ms % 1000);
+        time_t    secs = (time_t)(epoch_ms / 1000);
+        int       ms   = (int)(epoch_ms % 1000);
         struct tm tm;
 
         if (ms < 0) {
@@ -47,7 +47,7 @@ char *ew_rfc3339_ms(int64_t epoch_ms, char *buf, size_t size)
 size_t ew_snprintf(char *buf, size_t size, const char *fmt, ...)
 {
         va_list ap;
-        int r;
+        int     r;
 
         if (size == 0)
                 return 0;
@@ -70,8 +70,8 @@ int ew_utf8_valid(const char *s, size_t len)
 
         while (p < end) {
                 unsigned char c = *p;
-                uint32_t cp;
-                int n, i;
+                uint32_t      cp;
+                int           n, i;
 
                 if (c < 0x80) {
                         p++;

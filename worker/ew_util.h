@@ -25,7 +25,7 @@ char *ew_rfc3339_ms(int64_t epoch_ms, char *buf, size_t size);
 /* snprintf that always NUL-terminates and never fails the caller: returns
  * the number of bytes written (excluding the NUL), truncated to size - 1. */
 size_t ew_snprintf(char *buf, size_t size, const char *fmt, ...)
-        __attribute__((format(printf, 3, 4)));
+    __attribute__((format(printf, 3, 4)));
 
 /* Returns 1 if [s, s+len) is valid UTF-8 (no overlongs, no surrogates,
  * nothing above U+10FFFF), else 0. NUL bytes are valid UTF-8. */

@@ -22,23 +22,23 @@
 
 /* The loop wakes at least this often: librdkafka must see the consumer
  * polled within max.poll.interval.ms even when no message arrives. */
-#define TICK_MS        1000
+#define TICK_MS 1000
 #define STATS_EVERY_MS 60000
 
 typedef struct ew_worker {
         const ew_config_t *conf;
-        ew_loop_t *loop;
-        ew_http_t *http;
-        ew_engine_t *eng;
-        ew_producer_t *prod;
-        ew_consumer_t *cons;
-        ew_metrics_t *metrics; /* never NULL once started */
-        int sigfd;
-        int signals;  /* 1: stopping, 2+: stop at once */
-        int draining; /* inside a revoke drain */
-        int64_t next_tick_ms;
-        int64_t next_stats_ms;
-        int64_t consumed;
+        ew_loop_t         *loop;
+        ew_http_t         *http;
+        ew_engine_t       *eng;
+        ew_producer_t     *prod;
+        ew_consumer_t     *cons;
+        ew_metrics_t      *metrics; /* never NULL once started */
+        int                sigfd;
+        int                signals;  /* 1: stopping, 2+: stop at once */
+        int                draining; /* inside a revoke drain */
+        int64_t            next_tick_ms;
+        int64_t            next_stats_ms;
+        int64_t            consumed;
 } ew_worker_t;
 
 static int stopping(const ew_worker_t *w)
@@ -56,7 +56,7 @@ static int hard_stop(const ew_worker_t *w)
 static int on_message(void *arg, ew_partition_t *part, rd_kafka_message_t *rkm)
 {
         ew_worker_t *w = arg;
-        ew_input_t in;
+        ew_input_t   in;
 
         if (stopping(w))
                 return -1; /* not taken: redone by whoever comes next */
@@ -80,13 +80,13 @@ static int on_message(void *arg, ew_partition_t *part, rd_kafka_message_t *rkm)
 static int on_publish(void *arg, ew_job_t *job, const ew_output_t *out)
 {
         ew_worker_t *w = arg;
-        char errstr[512];
+        char         errstr[512];
 
         if (ew_producer_send(w->prod, out->dead_letter, out->key, out->key_len,
                              out->value, out->value_len, out->headers, job,
                              errstr, sizeof(errstr)) == -1) {
-                EW_WARN("worker", "event %s: %s; will try again",
-                        out->event_id, errstr);
+                EW_WARN("worker", "event %s: %s; will try again", out->event_id,
+                        errstr);
                 return -1;
         }
         return 0;
@@ -124,7 +124,7 @@ static void on_dropped(void *arg, void *opaque)
 
 static void on_signal(ew_loop_t *loop, int fd, int events, void *opaque)
 {
-        ew_worker_t *w = opaque;
+        ew_worker_t            *w = opaque;
         struct signalfd_siginfo si;
 
         (void)loop;
@@ -138,8 +138,9 @@ static void on_signal(ew_loop_t *loop, int fd, int events, void *opaque)
                                 strsignal((int)si.ssi_signo),
                                 w->conf->worker.shutdown_timeout_ms);
                 else
-                        EW_WARN("worker", "%s again: stopping now; "
-                                          "uncommitted events will be redone",
+                        EW_WARN("worker",
+                                "%s again: stopping now; "
+                                "uncommitted events will be redone",
                                 strsignal((int)si.ssi_signo));
         }
 }
@@ -162,7 +163,7 @@ static void log_stats(ew_worker_t *w)
 static void backpressure(ew_worker_t *w)
 {
         ew_engine_stats_t st;
-        int paused = ew_consumer_paused(w->cons);
+        int               paused = ew_consumer_paused(w->cons);
 
         ew_engine_get_stats(w->eng, &st);
         if (!paused && st.waiting >= w->conf->worker.queue_high_watermark) {
@@ -181,7 +182,7 @@ static void backpressure(ew_worker_t *w)
 static void update_gauges(ew_worker_t *w)
 {
         ew_engine_stats_t st;
-        int assigned = ew_consumer_assigned_cnt(w->cons);
+        int               assigned = ew_consumer_assigned_cnt(w->cons);
 
         ew_engine_get_stats(w->eng, &st);
         ew_metrics_heartbeat(w->metrics, ew_mono_ms());
@@ -199,7 +200,7 @@ static void update_gauges(ew_worker_t *w)
  * retry timer or the tick; then serve what is due. */
 static void iterate(ew_worker_t *w, long max_wait_ms)
 {
-        long wait = max_wait_ms, t;
+        long    wait = max_wait_ms, t;
         int64_t now;
 
         t = ew_http_timeout_ms(w->http);
@@ -210,8 +211,8 @@ static void iterate(ew_worker_t *w, long max_wait_ms)
                 wait = t;
         now = ew_mono_ms();
         if (w->next_tick_ms - now < wait)
-                wait = w->next_tick_ms > now ? (long)(w->next_tick_ms - now)
-                                             : 0;
+                wait =
+                    w->next_tick_ms > now ? (long)(w->next_tick_ms - now) : 0;
 
         ew_loop_run_once(w->loop, (int)wait);
 
@@ -240,13 +241,13 @@ static void iterate(ew_worker_t *w, long max_wait_ms)
 
 typedef struct part_set {
         ew_partition_t **parts;
-        int cnt;
+        int              cnt;
 } part_set_t;
 
 static int in_set(void *opaque, void *arg)
 {
         part_set_t *set = arg;
-        int i;
+        int         i;
 
         for (i = 0; i < set->cnt; i++)
                 if (set->parts[i] == opaque)
@@ -295,10 +296,10 @@ static int revoke_pending(ew_worker_t *w, void *arg)
 
 static void on_revoke(void *arg, ew_partition_t **parts, int cnt, int lost)
 {
-        ew_worker_t *w  = arg;
-        part_set_t set  = {parts, cnt};
-        int64_t started = ew_mono_ms();
-        int before;
+        ew_worker_t *w       = arg;
+        part_set_t   set     = {parts, cnt};
+        int64_t      started = ew_mono_ms();
+        int          before;
 
         if (!w->eng)
                 return; /* tearing down: nothing left to finish */
@@ -333,10 +334,9 @@ static int engine_active(ew_worker_t *w, void *arg)
 
 static void shutdown_worker(ew_worker_t *w)
 {
-        int64_t deadline =
-            ew_mono_ms() + w->conf->worker.shutdown_timeout_ms;
-        char errstr[512];
-        int left;
+        int64_t deadline = ew_mono_ms() + w->conf->worker.shutdown_timeout_ms;
+        char    errstr[512];
+        int     left;
 
         ew_metrics_set_ready(w->metrics, 0);
         ew_consumer_set_paused(w->cons, 1);
@@ -347,8 +347,8 @@ static void shutdown_worker(ew_worker_t *w)
                 return;
 
         left = ew_producer_flush(
-            w->prod, (int)(deadline > ew_mono_ms() ? deadline - ew_mono_ms()
-                                                   : 1000));
+            w->prod,
+            (int)(deadline > ew_mono_ms() ? deadline - ew_mono_ms() : 1000));
         if (left > 0)
                 EW_WARN("worker", "%d message(s) still unacknowledged", left);
         ew_consumer_store_offsets(w->cons);
@@ -376,13 +376,13 @@ static int block_signals(sigset_t *set, char *errstr, size_t errstr_size)
 
 int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
 {
-        ew_engine_hooks_t eh;
+        ew_engine_hooks_t   eh;
         ew_consumer_hooks_t ch;
-        ew_http_conf_t hc;
-        ew_log_level_t level;
-        ew_worker_t w;
-        sigset_t sigs;
-        int rc = -1;
+        ew_http_conf_t      hc;
+        ew_log_level_t      level;
+        ew_worker_t         w;
+        sigset_t            sigs;
+        int                 rc = -1;
 
         memset(&w, 0, sizeof(w));
         w.conf  = conf;
@@ -410,8 +410,9 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
         if (!w.metrics)
                 goto done;
         if (ew_metrics_port(w.metrics) > 0)
-                EW_INFO("worker", "metrics and health on port %d (/metrics, "
-                                  "/healthz, /readyz)",
+                EW_INFO("worker",
+                        "metrics and health on port %d (/metrics, "
+                        "/healthz, /readyz)",
                         ew_metrics_port(w.metrics));
 
         w.loop = ew_loop_new(errstr, errstr_size);
@@ -430,7 +431,7 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
         hc.insecure_skip_verify = conf->monitoring.insecure_skip_verify;
         hc.max_body_bytes       = 1024 * 1024;
         hc.max_connections      = conf->monitoring.max_in_flight;
-        w.http = ew_http_new(w.loop, &hc, errstr, errstr_size);
+        w.http                  = ew_http_new(w.loop, &hc, errstr, errstr_size);
         if (!w.http)
                 goto done;
 
@@ -444,8 +445,8 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
                 goto done;
         ew_engine_set_metrics(w.eng, w.metrics);
 
-        w.prod = ew_producer_new(conf, w.loop, on_delivery, &w, errstr,
-                                 errstr_size);
+        w.prod =
+            ew_producer_new(conf, w.loop, on_delivery, &w, errstr, errstr_size);
         if (!w.prod)
                 goto done;
 

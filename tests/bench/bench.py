@@ -251,7 +251,7 @@ class PacedProducer:
         lib = self.lib = RdKafka.lib()
         err = ctypes.create_string_buffer(512)
         conf = lib.rd_kafka_conf_new()
-        for k, v in {"bootstrap.servers": bootstrap, "linger.ms": "5",
+        for k, v in {"bootstrap.servers": bootstrap, "linger.ms": "2",
                      "acks": "all", "enable.idempotence": "false"}.items():
             if lib.rd_kafka_conf_set(conf, k.encode(), v.encode(), err, 512) != 0:
                 raise RuntimeError(f"librdkafka {k}: {err.value.decode()}")
@@ -395,7 +395,7 @@ class Stack:
             for k, v in events:
                 f.write(f"{k}|{v}\n")
         subprocess.run(["kcat", "-P", "-b", self.bootstrap, "-t", INPUT, "-K", "|", "-z", "lz4",
-                        "-X", "linger.ms=50", "-l", path], check=True,
+                        "-X", "linger.ms=50", "-X", "batch.size=65536", "-l", path], check=True,
                        stderr=open(os.path.join(self.dir, "kcat-produce.log"), "ab"))
         low = self._low_offsets(INPUT)
         if any(low.values()):
@@ -576,7 +576,14 @@ class Worker:
         return self.proc.returncode
 
 
-def worker_conf(stack, spec, args, extra=None):
+def worker_conf(stack, spec, args, extra=None, short_fetch_wait=True):
+    """The worker's config for a scenario. short_fetch_wait: the mock holds
+    an empty Fetch for the whole fetch.wait.max.ms even when data arrives
+    meanwhile (a real broker answers at once), which would add up to the
+    worker's 100 ms default to every latency; 5 ms hides that artefact."""
+    props = {"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "1000"}
+    if short_fetch_wait:
+        props["consumer.fetch.wait.max.ms"] = "5"
     conf = {
         "kafka": {
             "brokers": stack.bootstrap,
@@ -584,8 +591,7 @@ def worker_conf(stack, spec, args, extra=None):
             "input_topic": INPUT,
             "output_topic": OUTPUT,
             "dead_letter_topic": DEAD,
-            "properties": {"consumer.session.timeout.ms": "6000",
-                           "consumer.heartbeat.interval.ms": "1000"},
+            "properties": props,
         },
         "monitoring": {
             "base_url": stack.sim_url,
@@ -902,7 +908,8 @@ class Bench:
         stack = Stack(self.build, os.path.join(self.rundir, "idle"), brokers=self.args.brokers)
         worker = None
         try:
-            worker = Worker(stack, "worker", worker_conf(stack, {"max_in_flight": 200}, self.args))
+            worker = Worker(stack, "worker", worker_conf(stack, {"max_in_flight": 200}, self.args,
+                                                         short_fetch_wait=False))
             if not worker.wait_log("assigned", 30):
                 raise RuntimeError(f"worker got no partitions; see {worker.log_path}")
             time.sleep(1.0)
@@ -949,9 +956,11 @@ class Bench:
                 raise RuntimeError(f"no callgrind dump in {rundir}: {dumps}")
             path = os.path.join(rundir, dump[0])
             ir = callgrind_total(path)
-            top = callgrind_top(path)
+            top, by_obj = callgrind_top(path)
             return {"events": spec["events"], "ir_total": ir, "ir_per_event": ir / spec["events"],
-                    "dump": os.path.relpath(path, SOURCE), "top": top}
+                    "dump": os.path.relpath(path, SOURCE), "top": top,
+                    "ir_per_event_by_object": {k: round(v / spec["events"]) for k, v in
+                                               sorted(by_obj.items(), key=lambda kv: -kv[1])}}
         finally:
             if worker and worker.alive():
                 worker.stop(timeout=30)
@@ -966,19 +975,28 @@ def callgrind_total(path):
     raise RuntimeError(f"{path}: no summary line")
 
 
+CG_FRAMES = re.compile(r"\(below main\)|[?]{3}:main |__libc_start|start_thread|clone\.S:clone|ld-linux")
+
+
 def callgrind_top(path, n=15):
-    """The functions with the most inclusive... self cost, from
-    callgrind_annotate: [(Ir, share, function)]."""
+    """Self cost from callgrind_annotate: the n costliest functions
+    [(Ir, share %, function)] and the cost per shared object {object: Ir}.
+    Frames that were on the stack when the counters were zeroed (main,
+    thread starts) show their inclusive cost there, so they are left out."""
     res = subprocess.run(["callgrind_annotate", "--threshold=100", path],
-                         capture_output=True, text=True, timeout=120)
-    top = []
+                         capture_output=True, text=True, timeout=300)
+    top, by_obj = [], {}
     for line in res.stdout.splitlines():
         m = re.match(r"\s*([\d,]+)\s+\(\s*([\d.]+)%\)\s+(\S.*)$", line)
-        if m and "PROGRAM TOTALS" not in line:
-            top.append((int(m.group(1).replace(",", "")), float(m.group(2)), m.group(3).strip()))
-        if len(top) >= n:
-            break
-    return top
+        if not m or "PROGRAM TOTALS" in line or CG_FRAMES.search(m.group(3)):
+            continue
+        ir, fn = int(m.group(1).replace(",", "")), m.group(3).strip()
+        obj = re.search(r"\[([^\]]+)\]\s*$", fn)
+        key = os.path.basename(obj.group(1)) if obj else "?"
+        by_obj[key] = by_obj.get(key, 0) + ir
+        if len(top) < n:
+            top.append((ir, float(m.group(2)), fn))
+    return top, by_obj
 
 
 # ---------------------------------------------------------------------------
@@ -1135,7 +1153,9 @@ def main():
             print(f"  {'PASS' if ok else 'FAIL'}  {sc:<9} {what}: {detail}")
     cg = bench.results.get("callgrind")
     if isinstance(cg, dict) and cg.get("top"):
-        print("callgrind: top functions by self Ir (whole process, all threads):")
+        print("callgrind: Ir/event by object (self cost, all threads): " +
+              ", ".join(f"{k} {v:,}" for k, v in list(cg["ir_per_event_by_object"].items())[:6]))
+        print("callgrind: top functions by self Ir:")
         for ir, share, fn in cg["top"]:
             print(f"  {share:5.1f}%  {ir / cg['events']:>10,.0f} Ir/event  {fn}")
 

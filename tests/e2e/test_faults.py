@@ -54,6 +54,10 @@ SHUTDOWN_TIMEOUT_MS = 3000
 RETRY_DELAYS_MS = [100, 200, 300, 400]
 ATTEMPTS_MAX = len(RETRY_DELAYS_MS) + 1
 GROUP = "ew-test"
+# The Kafka tests mix outcomes and dead letters (keys named reject-*).
+REJECTS = {"default": "expose",
+           "rules": [{"match": "reject-*", "behaviour": "reject", "status": 400,
+                      "internalCode": 5, "message": "consumerId"}]}
 
 
 def worker_conf(**extra):
@@ -431,7 +435,7 @@ class BrokerDown(FaultCase):
         """
         DOWN_S = 4.0
         n, parts = 6000, 3
-        with Stack(partitions=parts, brokers=3, sim_args=SIM_ARGS) as stack:
+        with Stack(partitions=parts, brokers=3, scenario=REJECTS, sim_args=SIM_ARGS) as stack:
             self.assertTrue(stack.kafka_ctl(f"coordinator group {GROUP} 3").startswith("ok"))
             events = make_events("bd", n, 600, {k: "reject" for k in range(0, 600, 20)})
             inputs = Inputs().produce(stack, events)
@@ -499,7 +503,7 @@ class RequestErrors(FaultCase):
         batch, so in fact none is expected).
         """
         n, parts = 6000, 3
-        with Stack(partitions=parts, brokers=3, sim_args=SIM_ARGS) as stack:
+        with Stack(partitions=parts, brokers=3, scenario=REJECTS, sim_args=SIM_ARGS) as stack:
             self.assertTrue(stack.kafka_ctl(f"coordinator group {GROUP} 1").startswith("ok"))
             events = make_events("re", n, 600, {k: "reject" for k in range(3, 600, 25)})
             inputs = Inputs().produce(stack, events)
@@ -586,7 +590,7 @@ class OutputTopicDown(FaultCase):
         """
         DOWN_S = 5.0
         n, parts = 6000, 3
-        with Stack(partitions=parts, sim_args=SIM_ARGS) as stack:
+        with Stack(partitions=parts, scenario=REJECTS, sim_args=SIM_ARGS) as stack:
             events = make_events("td", n, 600, {k: "reject" for k in range(0, 600, 10)})
             inputs = Inputs().produce(stack, events)
             ledger = Ledger(stack)

@@ -595,5 +595,42 @@ class Rebalance(ResilienceCase):
                 ledger.close()
 
 
+class Backlog(ResilienceCase):
+    def test_restart_into_backlog_holds_at_most_the_high_watermark(self):
+        """A worker that comes back after an outage finds a backlog. It must
+        pause fetching once queue_high_watermark events are held (README:
+        "memory stays flat however slow the API gets"), give or take one
+        consume batch of the consumer (512 messages).
+
+        Found failing: the consumer hands the engine everything librdkafka
+        has prefetched (up to queued.max.messages.kbytes, 2 MiB by default)
+        in one poll, and the watermark is checked only after it; with a
+        high watermark of 200 the worker held all 8000 events of the
+        backlog (RSS ~90 MB instead of ~15 MB with 20000 events).
+        """
+        n, parts = 8000, 4
+        with Stack(partitions=parts, scenario=SCENARIO, sim_args=SIM_ARGS) as stack:
+            events = make_events("bl", n, 2000)
+            inputs = Inputs(events, stack.produce(events), parts)
+            ledger = Ledger(stack)
+            try:
+                w = stack.worker("w1", **worker_conf())
+                self.assertTrue(self.wait_for(lambda: most_held(w) > 0, 20, ledger),
+                                "the worker never paused fetching")
+                ledger.poll(0.5)
+                held = most_held(w)
+                self.note(f"held at most {held} events (high watermark {HIGH_WATERMARK})")
+                self.check_ledger(ledger, inputs, 0, "nothing went wrong")
+                self.assertEqual(w.stop(), 0)
+                self.assertLessEqual(
+                    most_held(w), HIGH_WATERMARK + 512,
+                    f"the worker held {most_held(w)} events with queue_high_watermark "
+                    f"{HIGH_WATERMARK}: backpressure comes too late (worker bug: "
+                    f"ew_consumer_poll drains librdkafka's whole prefetch queue before "
+                    f"the watermark is checked)")
+            finally:
+                ledger.close()
+
+
 if __name__ == "__main__":
     run("__main__")

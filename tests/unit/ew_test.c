@@ -19,9 +19,9 @@ const char *ew_test_data(const char *name)
 
 char *ew_test_read_file(const char *path, size_t *lenp)
 {
-        FILE *fp = fopen(path, "rb");
+        FILE *fp  = fopen(path, "rb");
         char *buf = NULL;
-        long size;
+        long  size;
 
         if (!fp)
                 return NULL;
@@ -46,16 +46,16 @@ done:
 
 int ew_test_main(int argc, char **argv, const ew_test_suite_t *suites)
 {
-        const char *only = argc > 1 ? argv[1] : NULL;
+        const char  *only = argc > 1 ? argv[1] : NULL;
         unsigned int failures;
-        size_t i, j;
-        int added = 0;
+        size_t       i, j;
+        int          added = 0;
 
         if (CU_initialize_registry() != CUE_SUCCESS)
                 return 2;
         for (i = 0; suites[i].name; i++) {
                 CU_pSuite s;
-                size_t slen = strlen(suites[i].name);
+                size_t    slen = strlen(suites[i].name);
                 if (only && strncmp(only, suites[i].name, slen) != 0)
                         continue;
                 if (only && only[slen] != '\0' && only[slen] != '/')
@@ -80,8 +80,8 @@ int ew_test_main(int argc, char **argv, const ew_test_suite_t *suites)
         }
         CU_basic_set_mode(CU_BRM_VERBOSE);
         CU_basic_run_tests();
-        failures = CU_get_number_of_failures() +
-                   CU_get_number_of_tests_failed();
+        failures =
+            CU_get_number_of_failures() + CU_get_number_of_tests_failed();
         CU_cleanup_registry();
         return failures ? 1 : 0;
 

@@ -8,7 +8,8 @@
  *           {NULL, NULL},
  *   };
  *   static const ew_test_suite_t suites[] = {{"config", cases}, {NULL}};
- *   int main(int argc, char **argv) { return ew_test_main(argc, argv, suites); }
+ *   int main(int argc, char **argv) { return ew_test_main(argc, argv, suites);
+ * }
  *
  * Run one case with `test_config config/parses_defaults` or one suite with
  * `test_config config`. The exit code is non-zero if any assertion failed,
@@ -25,7 +26,7 @@ typedef struct ew_test_case {
 } ew_test_case_t;
 
 typedef struct ew_test_suite {
-        const char *name;
+        const char           *name;
         const ew_test_case_t *cases;
 } ew_test_suite_t;
 

@@ -24,10 +24,10 @@ static ew_account_conf_t conf_default(void)
 
 static void test_unlimited_admits(void)
 {
-        ew_account_conf_t c = conf_default();
-        ew_account_t *a     = ew_account_new("acc", &c, 0);
-        int64_t wake        = -1;
-        int i;
+        ew_account_conf_t c    = conf_default();
+        ew_account_t     *a    = ew_account_new("acc", &c, 0);
+        int64_t           wake = -1;
+        int               i;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(a);
         CU_ASSERT_STRING_EQUAL(a->base_url, "http://127.0.0.1:1");
@@ -39,9 +39,9 @@ static void test_unlimited_admits(void)
 static void test_rate_limit(void)
 {
         ew_account_conf_t c = conf_default();
-        ew_account_t *a;
-        int64_t wake = -1, t;
-        int ok = 0, i;
+        ew_account_t     *a;
+        int64_t           wake = -1, t;
+        int               ok   = 0, i;
 
         c.rate_per_s = 10; /* bucket of 10 */
         a            = ew_account_new("acc", &c, 0);
@@ -67,10 +67,10 @@ static void test_rate_limit(void)
 
 static void test_circuit_opens_and_probes(void)
 {
-        ew_account_conf_t c = conf_default();
-        ew_account_t *a     = ew_account_new("acc", &c, 0);
-        int64_t wake        = -1;
-        int i;
+        ew_account_conf_t c    = conf_default();
+        ew_account_t     *a    = ew_account_new("acc", &c, 0);
+        int64_t           wake = -1;
+        int               i;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(a);
         /* 3 calls, all failed: under min_requests, stays closed. */
@@ -89,7 +89,8 @@ static void test_circuit_opens_and_probes(void)
         /* The probe fails: open again for a cool-down. */
         CU_ASSERT_EQUAL(ew_account_record(a, 600, 1), 1);
         CU_ASSERT_EQUAL(a->circuit, EW_CIRCUIT_OPEN);
-        CU_ASSERT_EQUAL(ew_account_admit(a, 1099, &wake), EW_ADMIT_WAIT_CIRCUIT);
+        CU_ASSERT_EQUAL(ew_account_admit(a, 1099, &wake),
+                        EW_ADMIT_WAIT_CIRCUIT);
         CU_ASSERT_EQUAL(ew_account_admit(a, 1100, &wake), EW_ADMIT_OK);
         /* This probe succeeds: closed, window cleared. */
         CU_ASSERT_EQUAL(ew_account_record(a, 1150, 0), 1);
@@ -102,8 +103,8 @@ static void test_circuit_opens_and_probes(void)
 static void test_circuit_ratio_and_window(void)
 {
         ew_account_conf_t c = conf_default();
-        ew_account_t *a     = ew_account_new("acc", &c, 0);
-        int i;
+        ew_account_t     *a = ew_account_new("acc", &c, 0);
+        int               i;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(a);
         /* 10 successes and 9 failures: 47% < 50%. */
@@ -131,8 +132,8 @@ static void test_circuit_ratio_and_window(void)
 static void test_domain_discovery(void)
 {
         ew_account_conf_t c = conf_default();
-        ew_account_t *a;
-        int64_t wake = -1, backoff;
+        ew_account_t     *a;
+        int64_t           wake = -1, backoff;
 
         c.base_url = NULL;
         a          = ew_account_new("acc", &c, 0);
@@ -173,7 +174,7 @@ static void test_domain_discovery(void)
 static void test_configured_host_never_looked_up(void)
 {
         ew_account_conf_t c = conf_default();
-        ew_account_t *a     = ew_account_new("acc", &c, 0);
+        ew_account_t     *a = ew_account_new("acc", &c, 0);
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(a);
         CU_ASSERT_EQUAL(ew_account_domain_due(a, 0), 0);
@@ -202,15 +203,15 @@ static void test_parse_domain(void)
             {"", NULL},
         };
         size_t i;
-        int failures = 0;
+        int    failures = 0;
 
         for (i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-                char err[128] = "";
-                char *url     = ew_account_parse_domain(
-                    cases[i].body, strlen(cases[i].body), "https", err,
-                    sizeof(err));
-                int ok = cases[i].want ? (url && !strcmp(url, cases[i].want))
-                                       : (url == NULL && err[0] != '\0');
+                char  err[128] = "";
+                char *url      = ew_account_parse_domain(cases[i].body,
+                                                         strlen(cases[i].body),
+                                                         "https", err, sizeof(err));
+                int   ok = cases[i].want ? (url && !strcmp(url, cases[i].want))
+                                         : (url == NULL && err[0] != '\0');
                 if (!ok) {
                         printf("\n  case %zu: got %s", i, url ? url : err);
                         failures++;

@@ -457,8 +457,8 @@ static void test_error_message_format(void)
                  "api_version, timeout_ms, connect_timeout_ms, "
                  "max_in_flight, ca_bundle, insecure_skip_verify, "
                  "rate_limit_per_s, domain_ttl_s, circuit_failure_ratio, "
-                  "circuit_min_requests, circuit_window_ms, "
-                  "circuit_cooldown_ms, user_agent)");
+                 "circuit_min_requests, circuit_window_ms, "
+                 "circuit_cooldown_ms, user_agent)");
 }
 
 typedef struct err_case {

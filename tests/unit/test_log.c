@@ -16,10 +16,10 @@
  * wrote (caller frees). */
 static char *capture(void (*fn)(void))
 {
-        FILE *tmp = tmpfile();
-        int saved = dup(STDERR_FILENO);
+        FILE *tmp   = tmpfile();
+        int   saved = dup(STDERR_FILENO);
         char *out;
-        long n;
+        long  n;
 
         if (!tmp || saved == -1)
                 return NULL;
@@ -79,8 +79,8 @@ static void write_json_lines(void)
 
 static void test_json(void)
 {
-        char *out = capture(write_json_lines);
-        char *nl;
+        char        *out = capture(write_json_lines);
+        char        *nl;
         json_object *a, *b, *v;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(out);
@@ -132,8 +132,8 @@ static void write_long_line(void)
 
 static void test_long_lines_stay_lines(void)
 {
-        char *out = capture(write_long_line);
-        char *nl;
+        char        *out = capture(write_long_line);
+        char        *nl;
         json_object *o;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(out);
