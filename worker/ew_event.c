@@ -595,10 +595,14 @@ static int check_client_properties(vctx_t *vc, json_object *cp)
                         if (!ipv4_valid(
                                 json_object_get_string(val),
                                 (size_t)json_object_get_string_len(val)))
+                                /* The value is not echoed: an address
+                                 * is personal data, and this message is
+                                 * logged. */
                                 return fail(vc,
                                             "%s: must be an IPv4 address "
-                                            "(a.b.c.d), got %s",
-                                            path, quote_str(val, q, sizeof(q)));
+                                            "(a.b.c.d, parts 0-255 without "
+                                            "leading zeros)",
+                                            path);
                 } else if (strcmp(key, "appVersion") == 0 ||
                            strcmp(key, "osVersion") == 0) {
                         if (check_string(vc, val, path, EW_EVENT_MAX_TEXT_BYTES,

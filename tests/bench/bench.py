@@ -119,6 +119,23 @@ def machine_busy_s():
     return (sum(v[:8]) - idle) / CLK_TCK
 
 
+def wait_quiet(max_wait_s, max_busy=0.3):
+    """Waits (up to max_wait_s) until other processes use less than max_busy
+    CPUs over a second: the machine may be shared. Returns the last load."""
+    deadline = time.monotonic() + max_wait_s
+    said = False
+    while True:
+        b0 = machine_busy_s()
+        time.sleep(1.0)
+        busy = machine_busy_s() - b0
+        if busy < max_busy or time.monotonic() >= deadline:
+            return busy
+        if not said:
+            note(f"other processes use {busy:.1f} CPUs: waiting up to {max_wait_s:g} s for a quieter machine")
+            said = True
+        time.sleep(1.0)
+
+
 def self_cpu_s():
     t = os.times()
     return t.user + t.system
@@ -1107,6 +1124,9 @@ def main():
                     help="override a worker config key in every scenario, e.g. "
                          "monitoring.max_in_flight=500 or kafka.properties.producer.linger.ms=20")
     ap.add_argument("--keep", action="store_true", help="keep the per-scenario message dumps")
+    ap.add_argument("--wait-quiet", type=float, default=30.0, metavar="S",
+                    help="before each scenario wait up to S seconds for other processes to use "
+                         "less than 0.3 CPUs (default 30; 0: do not wait)")
     args = ap.parse_args()
 
     for tool in ("kcat", "wrk"):
@@ -1130,6 +1150,10 @@ def main():
          f"{' (quick)' if args.quick else ''}")
     ran = 0
     for name in names:
+        if args.wait_quiet > 0:
+            load = wait_quiet(args.wait_quiet)
+            if load >= 0.3:
+                note(f"machine still busy ({load:.1f} CPUs used by others): figures will suffer")
         note(f"{name}: start")
         t = time.monotonic()
         try:

@@ -310,8 +310,8 @@ static const invalid_case_t invalid_cases[] = {
     {"cp_ip_five_parts", CPROP("\"ipAddress\":\"1.2.3.4.5\""),
      "clientProperties.ipAddress"},
     {"cp_ip_v6", CPROP("\"ipAddress\":\"::1\""),
-     "clientProperties.ipAddress: must be an IPv4 address (a.b.c.d), got "
-     "\"::1\""},
+     "clientProperties.ipAddress: must be an IPv4 address (a.b.c.d, "
+     "parts 0-255 without leading zeros)"},
     {"cp_ip_space", CPROP("\"ipAddress\":\" 1.2.3.4\""),
      "clientProperties.ipAddress"},
     {"cp_ip_host", CPROP("\"ipAddress\":\"localhost\""),
