@@ -19,6 +19,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -790,7 +791,8 @@ class Bench:
             conf = worker_conf(stack, spec, self.args, extra)
             cpu_others0 = stack.cpu()
             busy0, self0 = machine_busy_s(), self_cpu_s()
-            worker = Worker(stack, "worker", conf)
+            wrapper = shlex.split(self.args.wrap.replace("{dir}", stack.dir)) if self.args.wrap else ()
+            worker = Worker(stack, "worker", conf, wrapper=wrapper)
             t_start = time.monotonic()
             if not worker.wait_log("assigned", 30):
                 raise RuntimeError(f"worker got no partitions; see {worker.log_path}")
@@ -875,7 +877,7 @@ class Bench:
 
         def ref(stack):
             note(f"fast: wrk against the simulator for {spec['wrk_s']:g} s")
-            return {"wrk": wrk_reference(stack, spec["wrk_s"], 100)}
+            return {"wrk": wrk_reference(stack, spec["wrk_s"], 64)}
         return self.backlog("fast", spec, paced=True, before_worker=ref)
 
     def run_latency(self):
@@ -1124,6 +1126,10 @@ def main():
                     help="override a worker config key in every scenario, e.g. "
                          "monitoring.max_in_flight=500 or kafka.properties.producer.linger.ms=20")
     ap.add_argument("--keep", action="store_true", help="keep the per-scenario message dumps")
+    ap.add_argument("--wrap", metavar="CMD",
+                    help="run the worker under CMD (diagnostics; {dir} is the scenario's directory), "
+                         "e.g. 'valgrind --tool=massif --massif-out-file={dir}/massif.out'; "
+                         "CPU and memory figures are then the wrapper's")
     ap.add_argument("--wait-quiet", type=float, default=30.0, metavar="S",
                     help="before each scenario wait up to S seconds for other processes to use "
                          "less than 0.3 CPUs (default 30; 0: do not wait)")

@@ -54,6 +54,10 @@ SHUTDOWN_TIMEOUT_MS = 3000
 RETRY_DELAYS_MS = [100, 200, 300, 400]
 ATTEMPTS_MAX = len(RETRY_DELAYS_MS) + 1
 GROUP = "ew-test"
+# The harness's librdkafka properties; a test that sets kafka.properties
+# replaces the whole map, so it starts from these.
+KAFKA_PROPS = {"consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500",
+               "topic.metadata.refresh.interval.ms": "2000"}
 # The Kafka tests mix outcomes and dead letters (keys named reject-*).
 REJECTS = {"default": "expose",
            "rules": [{"match": "reject-*", "behaviour": "reject", "status": 400,
@@ -483,14 +487,15 @@ class BrokerDown(FaultCase):
 class RequestErrors(FaultCase):
     def test_produce_fetch_commit_join_errors(self):
         """Mid-stream, every broker's next Produce requests fail with
-        NOT_LEADER_FOR_PARTITION then REQUEST_TIMED_OUT, its next Fetch with
-        NOT_LEADER_FOR_PARTITION then REQUEST_TIMED_OUT; the coordinator's
-        next OffsetCommits fail (COORDINATOR_NOT_AVAILABLE, REQUEST_TIMED_OUT,
-        NOT_COORDINATOR); a Heartbeat answered REBALANCE_IN_PROGRESS makes
-        the member rejoin, and its next JoinGroups fail
-        (COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR). Then a non-retriable
-        Produce error (TOPIC_AUTHORIZATION_FAILED) on every broker fails
-        whole batches' delivery reports: the engine must publish them again.
+        NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT, NOT_ENOUGH_REPLICAS and
+        a dropped connection; its next Fetch requests with
+        NOT_LEADER_FOR_PARTITION, REQUEST_TIMED_OUT and a dropped connection;
+        the coordinator's next OffsetCommits fail (COORDINATOR_NOT_AVAILABLE,
+        REQUEST_TIMED_OUT, NOT_COORDINATOR); a Heartbeat answered
+        REBALANCE_IN_PROGRESS makes the member rejoin, and its next
+        JoinGroups fail (COORDINATOR_NOT_AVAILABLE, NOT_COORDINATOR). Then a
+        non-retriable Produce error (TOPIC_AUTHORIZATION_FAILED) on every
+        broker fails whole batches: the engine must publish them again.
 
         Per-broker error queues (`broker errors`) are used so that the test
         can tell that the worker, not the test's own clients, met every
@@ -498,15 +503,28 @@ class RequestErrors(FaultCase):
         otherwise empty ("queued 1"). The ledger does not read while the
         Fetch errors are queued, so that only the worker's fetches take them.
 
-        Duplicate bound: as for the broker outage, the worker's logged
-        re-publishes (a failed delivery report means the broker refused the
-        batch, so in fact none is expected).
+        The producer runs with max.in.flight.requests.per.connection=1 here:
+        librdkafka's mock does not check an idempotent producer's sequence
+        numbers (only a transactional one's), so when a Produce request
+        fails while a later one of the same partition is in flight, the mock
+        stores the later batch with a gap that a real broker would refuse
+        (OUT_OF_ORDER_SEQUENCE_NUMBER), and librdkafka then "implicitly acks"
+        the failed batch: it is lost in the mock only (see
+        docs/reliability.md). One request at a time keeps the test honest.
+
+        Duplicate bound: the worker's logged re-publishes (a failed delivery
+        report means the broker refused the batch, so in fact none is
+        expected).
         """
         n, parts = 6000, 3
         with Stack(partitions=parts, brokers=3, scenario=REJECTS, sim_args=SIM_ARGS) as stack:
             self.assertTrue(stack.kafka_ctl(f"coordinator group {GROUP} 1").startswith("ok"))
-            events = make_events("re", n, 600, {k: "reject" for k in range(3, 600, 25)})
-            inputs = Inputs().produce(stack, events)
+            # Two halves: the worker prefetches the first at once, so the
+            # second is produced after the Fetch errors are queued and the
+            # worker's fetches meet them mid-stream.
+            first = make_events("re", n // 2, 600, {k: "reject" for k in range(3, 600, 25)})
+            second = make_events("rf", n // 2, 600, {k: "reject" for k in range(3, 600, 25)})
+            inputs = Inputs().produce(stack, first)
             ledger = Ledger(stack)
 
             def push(cmd):
@@ -520,29 +538,35 @@ class RequestErrors(FaultCase):
                 return int(re.search(r"queued (\d+)", reply).group(1)) - 1
 
             try:
-                w = stack.worker("w1", **worker_conf())
-                self.assertTrue(ledger.wait_for(n // 5, 40), "no progress before the fault")
-                self.assertLess(ledger.distinct(), n // 2, "the stream is almost over")
+                w = stack.worker("w1", **worker_conf(kafka={"properties": dict(
+                    KAFKA_PROPS, **{"producer.max.in.flight.requests.per.connection": "1"})}))
+                self.assertTrue(ledger.wait_for(n // 10, 40), "no progress before the fault")
                 t0 = time.monotonic()
                 for b in (1, 2, 3):
-                    push(f"broker errors {b} Fetch NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT")
-                    push(f"broker errors {b} Produce NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT")
+                    push(f"broker errors {b} Fetch NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT "
+                         f"DISCONNECT")
                 push("broker errors 1 OffsetCommit COORDINATOR_NOT_AVAILABLE REQUEST_TIMED_OUT "
                      "NOT_COORDINATOR")
                 push("broker errors 1 JoinGroup COORDINATOR_NOT_AVAILABLE NOT_COORDINATOR")
                 push("broker errors 1 Heartbeat REBALANCE_IN_PROGRESS")
+                # The test's own producer must be done before Produce errors
+                # are queued, or it would take some.
+                inputs.produce(stack, second)
+                for b in (1, 2, 3):
+                    push(f"broker errors {b} Produce NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT "
+                         f"NOT_ENOUGH_REPLICAS DISCONNECT TOPIC_AUTHORIZATION_FAILED")
                 fetch_left = {}
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:
-                    time.sleep(0.5)
+                    time.sleep(0.3)
                     fetch_left = {b: ahead(b, "Fetch") for b in (1, 2, 3)}
                     if not any(fetch_left.values()):
                         break
                 self.assertEqual(fetch_left, {1: 0, 2: 0, 3: 0},
                                  "Fetch errors the worker never met (broker: left)")
                 fetch_s = time.monotonic() - t0
-                for b in (1, 2, 3):
-                    push(f"broker errors {b} Produce TOPIC_AUTHORIZATION_FAILED")
+                self.assertLess(ledger.distinct(), n // 2, "the first half was over before the "
+                                                           "Fetch errors were met")
                 dups = self.check_ledger(ledger, inputs, republished(w),
                                          "re-publishes after failed delivery reports")
                 took = time.monotonic() - t0
@@ -559,8 +583,8 @@ class RequestErrors(FaultCase):
                                                       "delivery: the re-publish path was not "
                                                       "exercised")
                 rejoins = len(re.findall(r"assigned \d+ partition", w.log_text())) - 1
-                note(f"Fetch errors met within {fetch_s:.1f} s; all {n} terminal {took:.1f} s "
-                     f"after the injection; committed at the end {commit_s:.1f} s later; "
+                note(f"Fetch errors met {fetch_s:.1f} s after the injection; all {n} terminal "
+                     f"{took:.1f} s after it; committed at the end {commit_s:.1f} s later; "
                      f"{rejoins} rejoin(s); re-publishes {republished(w)}, duplicates {dups}")
                 self.assertEqual(w.stop(), 0)
             finally:
@@ -594,10 +618,8 @@ class OutputTopicDown(FaultCase):
             events = make_events("td", n, 600, {k: "reject" for k in range(0, 600, 10)})
             inputs = Inputs().produce(stack, events)
             ledger = Ledger(stack)
-            over = worker_conf(kafka={"properties": {
-                "consumer.session.timeout.ms": "6000", "consumer.heartbeat.interval.ms": "500",
-                "topic.metadata.refresh.interval.ms": "2000",
-                "producer.message.timeout.ms": "2000"}})
+            over = worker_conf(kafka={"properties": dict(
+                KAFKA_PROPS, **{"producer.message.timeout.ms": "2000"})})
             try:
                 w = stack.worker("w1", **over)
                 self.assertTrue(ledger.wait_for(n // 4, 40), "no progress before the fault")
@@ -668,7 +690,8 @@ class ApiDown(FaultCase):
             port = sim_port(stack)
             log2 = os.path.join(stack.dir, "sim-restarted.log")
             try:
-                w = stack.worker("w1", **worker_conf(monitoring={"circuit_failure_ratio": 0}))
+                w = stack.worker("w1", **worker_conf(monitoring={"circuit_failure_ratio": 0},
+                                                     retry={"jitter": 0.1}))
                 self.assertTrue(ledger.wait_for(n // 4, 40), "no progress before the fault")
                 stop_sim(stack)
                 t_down = time.monotonic()
@@ -690,14 +713,22 @@ class ApiDown(FaultCase):
                 attempts = Counter(m.attempts for m in dead.values())
                 self.assertEqual(set(attempts), {ATTEMPTS_MAX}, f"attempts of dead letters: "
                                                                 f"{attempts}")
-                sample = next(iter(dead.values())).message
-                self.assertTrue(all("transport error" in m.message for m in dead.values()),
-                                f"dead letters should name the transport error, e.g. {sample!r}")
+                # The last attempt of an event may be the first call after the
+                # restart: it carries the visit the old simulator gave, which
+                # the new one does not know (404/39); the worker asks again
+                # without it, but that was attempt 5: exhausted.
+                why = Counter("transport error" if "transport error" in m.message else
+                              "expired visit" if "invalid sessionId" in m.message else
+                              re.sub(r"\d+", "N", m.message) for m in dead.values())
+                self.assertLessEqual(set(why), {"transport error", "expired visit"},
+                                     f"dead letters should name the transport error: {why}")
+                self.assertIn("transport error", why)
+                sample = next(m.message for m in dead.values() if "transport error" in m.message)
                 after = [r for r in sim_log(log2)]
                 self.assertGreater(len(after), 0, "the worker did not call the restarted API")
                 outcomes = sum(1 for ms in ledger.msgs.values() if not ms[0].dead)
                 note(f"API down {down_for:.1f} s (schedule {sum(RETRY_DELAYS_MS)} ms): "
-                     f"{len(dead)} retries_exhausted ({sample!r}), {outcomes} outcomes; "
+                     f"{len(dead)} retries_exhausted {dict(why)} ({sample!r}), {outcomes} outcomes; "
                      f"all terminal {recover:.1f} s after the restart; duplicates {dups}")
                 self.assertEqual(w.stop(), 0)
             finally:
@@ -713,8 +744,10 @@ MISBEHAVIOUR = {
     "rules": [
         # answers later than timeout_ms: every attempt / the first two
         {"match": "tmo-*", "behaviour": "expose", "latency": {"ms": SLOW_MS}},
+        # (the "then" names its latency: monitoring-sim 0.1 otherwise keeps
+        # the counted behaviour's latency for the requests after the count)
         {"match": "tmo2-*", "behaviour": "expose", "latency": {"ms": SLOW_MS}, "count": 2,
-         "then": "expose"},
+         "then": {"behaviour": "expose", "latency": {"ms": LATENCY_MS}}},
         # connection closed mid-answer, once
         {"match": "cut-*", "behaviour": "close", "after": "headers", "count": 1, "then": "expose"},
         {"match": "half-*", "behaviour": "close", "after": "partial", "count": 1,
@@ -956,14 +989,27 @@ class SigtermUnderRetries(FaultCase):
                                "latency": {"ms": 8000}}]}
         with Stack(partitions=parts, scenario=scenario,
                    sim_args=SIM_ARGS + ["--fail-ratio", "0.5"]) as stack:
-            events = make_events("tm", n, 400, {k: "hang" for k in range(0, 400, 100)})
-            inputs = Inputs().produce(stack, events)
+            first = make_events("tm", n // 2, 400)
+            inputs = Inputs().produce(stack, first)
             ledger = Ledger(stack)
             over = worker_conf(monitoring={"timeout_ms": 10000, "circuit_failure_ratio": 0},
                                retry={"delays_ms": [400, 800, 1200, 1600], "jitter": 0.0})
             try:
                 w = stack.worker("w1", **over)
                 self.assertTrue(ledger.wait_for(n // 4, 40), "no progress before SIGTERM")
+                # Mid-stream: six calls that outlast the shutdown timeout (one
+                # event per key) ahead of the second half. Once events behind
+                # them are done, they were dispatched; 1.5 s later each has
+                # its 8 s call in flight unless the storm failed it twice
+                # (1 in 4, so none in flight: 1 in 4096).
+                hang = [(f"hang-tm-{k}", identity_event(f"tm-hang-{k}", f"hang-tm-{k}"))
+                        for k in range(6)]
+                second = make_events("tn", n // 2 - len(hang), 400)
+                inputs.produce(stack, hang + second)
+                second_ids = {ev["eventId"] for _k, ev in second}
+                self.assertTrue(wait_until(lambda: ledger.poll(0.1) or len(
+                    second_ids & ledger.msgs.keys()) >= 100, 30), "the second half did not start")
+                time.sleep(1.5)
                 t_sig_wall = time.time()
                 t0 = time.monotonic()
                 w.signal(signal.SIGTERM)
@@ -974,6 +1020,10 @@ class SigtermUnderRetries(FaultCase):
                 self.assertLess(took, SHUTDOWN_TIMEOUT_MS / 1000 + MARGIN_S,
                                 f"exit took {took:.2f} s: more than shutdown_timeout_ms + "
                                 f"{MARGIN_S} s")
+                hung = [r for r in stack.sim_requests() if request_sub(r) and
+                        request_sub(r).startswith("hang-") and r.get("delayMs", 0) >= 8000 and
+                        wall_ms(r["time"]) < t_sig_wall * 1000]
+                self.assertTrue(hung, "no 8 s call was in flight at SIGTERM")
                 self.assertGreaterEqual(took, SHUTDOWN_TIMEOUT_MS / 1000 - 0.3,
                                         "the 8 s calls in flight were not waited for")
                 stats = final_stats(w)

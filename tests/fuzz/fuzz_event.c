@@ -3,17 +3,18 @@
  *
  * The input is the value of one Kafka message, as the worker would read it
  * from the input topic (any bytes). Each input goes through the path the
- * engine takes (ew_engine.c: ew_event_parse, then ew_message_key and
- * ew_request_body on success, the dead-letter JSON on failure), under a
- * few limit settings: the defaults, tight ones that the input can trip
- * with a few bytes, and loose ones.
+ * engine takes (ew_engine.c: ew_event_parse, then ew_message_key,
+ * ew_request_url and ew_request_body on success, the dead-letter JSON on
+ * failure), under a few limit settings: the defaults, tight ones that the
+ * input can trip with a few bytes, and loose ones.
  *
  * Besides what the sanitizers catch, the target checks what the headers
  * promise: a failure leaves a message and no event, the event id is
  * always a terminated string, the key is the one ew_message.h describes,
- * and every JSON text the worker sends on (request body, dead letter) is
- * valid UTF-8 and parses as strict JSON. A broken promise aborts, so the
- * fuzzer keeps the input.
+ * nothing in the event can change the URL's shape, and every JSON text the
+ * worker sends on (request body, dead letter) is valid UTF-8 and strict
+ * JSON (RFC 8259 as fuzz_json.c reads it, and json-c). A broken promise
+ * aborts, so the fuzzer keeps the input.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -26,6 +27,7 @@
 #include "ew_message.h"
 #include "ew_request.h"
 #include "ew_util.h"
+#include "fuzz_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -73,6 +75,7 @@ static void check_json(const char *text, size_t len, json_type type)
         CHECK(text != NULL);
         CHECK(strlen(text) == len);
         CHECK(ew_utf8_valid(text, len));
+        CHECK(fuzz_json_valid(text, len, JSON_TOKENER_DEFAULT_DEPTH * 4));
         tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH * 4);
         CHECK(tok != NULL);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
@@ -231,6 +234,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 ew_event_t      *ev = (ew_event_t *)1; /* must be reset */
                 char             event_id[1024 + 1];
                 char             errstr[1024 + 1];
+                size_t           n;
                 int              r;
 
                 memset(event_id, 'X', sizeof(event_id));
@@ -246,6 +250,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                 if (r == 0) {
                         CHECK(ev != NULL);
                         CHECK(size <= st->lim.max_bytes);
+                        /* The engine names outcomes by this buffer: it
+                         * holds the event's id, cut to the size given. */
+                        n = strlen(event_id);
+                        CHECK(strncmp(event_id, ev->event_id, n) == 0);
+                        CHECK(n == strlen(ev->event_id) ||
+                              n == st->event_id_size - 1);
                         use_event(ev);
                         ew_event_destroy(ev);
                 } else {

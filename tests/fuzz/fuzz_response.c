@@ -15,7 +15,8 @@
  * The target checks what ew_response.h promises (the status-to-kind table,
  * which fields each kind may carry, bounded strings, Retry-After within
  * 0..EW_RETRY_AFTER_MAX_MS or -1) and that the outcome is valid UTF-8 and
- * strict JSON. A broken promise aborts, so the fuzzer keeps the input.
+ * strict JSON (RFC 8259 as fuzz_json.c reads it, and json-c). A broken
+ * promise aborts, so the fuzzer keeps the input.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -27,6 +28,7 @@
 #include "ew_message.h"
 #include "ew_response.h"
 #include "ew_util.h"
+#include "fuzz_json.h"
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
@@ -52,6 +54,7 @@ static void check_json_object(const char *text, size_t len)
         CHECK(text != NULL);
         CHECK(strlen(text) == len);
         CHECK(ew_utf8_valid(text, len));
+        CHECK(fuzz_json_valid(text, len, JSON_TOKENER_DEFAULT_DEPTH * 4));
         tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH * 4);
         CHECK(tok != NULL);
         json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
