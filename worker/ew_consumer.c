@@ -6,6 +6,7 @@
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "ew_kafka_conf.h"
@@ -24,6 +25,7 @@ struct ew_partition {
         ew_offsets_t *offsets;
         int64_t       stored;   /* last offset stored, -1 if none */
         int64_t       to_store; /* done prefix not yet stored, -1 if none */
+        int           stuck;    /* an offset could not be tracked: store none */
 };
 
 struct ew_consumer {
@@ -172,6 +174,35 @@ static void on_assign(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
                 c->topic, c->assigned);
 }
 
+/* Commits list (NULL: what was stored) synchronously. Errors a rebalance
+ * or a coordinator move cause are retried a few times (about 1.5 s in all):
+ * brokers refuse commits while a group is being re-formed, and giving up
+ * would make the next owner redo finished work. */
+static rd_kafka_resp_err_t
+commit_sync(ew_consumer_t *c, const rd_kafka_topic_partition_list_t *list)
+{
+        struct timespec     ts = {0, 100 * 1000 * 1000};
+        rd_kafka_resp_err_t err;
+        int                 i;
+
+        for (i = 0;; i++) {
+                err = rd_kafka_commit(c->rk, list, 0 /*sync*/);
+                if (i == 4 ||
+                    (err != RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS &&
+                     err != RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS &&
+                     err != RD_KAFKA_RESP_ERR_NOT_COORDINATOR &&
+                     err != RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT &&
+                     err != RD_KAFKA_RESP_ERR__TIMED_OUT))
+                        return err;
+                EW_INFO("consumer", "commit refused (%s); trying again",
+                        rd_kafka_err2str(err));
+                nanosleep(&ts, NULL);
+                ts.tv_nsec *= 2;
+                if (ts.tv_nsec >= 1000 * 1000 * 1000)
+                        ts.tv_nsec = 999 * 1000 * 1000;
+        }
+}
+
 static void on_revoke(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
                       int cooperative)
 {
@@ -198,13 +229,13 @@ static void on_revoke(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
 
         for (i = 0; i < cnt; i++) {
                 ew_partition_t *part = parts[i];
-                if (!lost && part->stored >= 0)
+                if (!lost && part->stored >= 0 && !part->stuck)
                         rd_kafka_topic_partition_list_add(commit, part->topic,
                                                           part->id)
                             ->offset = part->stored;
         }
         if (commit->cnt > 0) {
-                rd_kafka_resp_err_t err = rd_kafka_commit(c->rk, commit, 0);
+                rd_kafka_resp_err_t err = commit_sync(c, commit);
                 if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET)
                         EW_WARN("consumer",
                                 "commit of revoked partitions failed: %s "
@@ -283,6 +314,7 @@ void ew_consumer_poll(ew_consumer_t *c)
 {
         rd_kafka_message_t *msgs[CONSUME_BATCH];
         ssize_t             n, i;
+        int                 r;
 
         if (c->muted)
                 return;
@@ -308,13 +340,29 @@ void ew_consumer_poll(ew_consumer_t *c)
                                 rd_kafka_message_destroy(rkm);
                                 continue;
                         }
-                        if (ew_offsets_track(part->offsets, rkm->offset) != 0) {
+                        r = ew_offsets_track(part->offsets, rkm->offset);
+                        if (r == EW_OFFSETS_ERR_ORDER) {
+                                /* Already seen (a re-delivery after a
+                                 * seek): it is being handled. */
                                 EW_WARN("consumer",
-                                        "%s [%d] offset %lld out of order or "
-                                        "too many pending; skipped (it will "
-                                        "be consumed again)",
+                                        "%s [%d] offset %lld out of order; "
+                                        "skipped",
                                         part->topic, part->id,
                                         (long long)rkm->offset);
+                                rd_kafka_message_destroy(rkm);
+                                continue;
+                        } else if (r != 0) {
+                                /* Cannot track it (out of memory): nothing
+                                 * of this partition may be committed any
+                                 * more, or a later offset would pass it. It
+                                 * is redone by the next owner. */
+                                EW_ERROR("consumer",
+                                         "%s [%d] offset %lld cannot be "
+                                         "tracked; no further commits for "
+                                         "this partition",
+                                         part->topic, part->id,
+                                         (long long)rkm->offset);
+                                part->stuck = 1;
                                 rd_kafka_message_destroy(rkm);
                                 continue;
                         }
@@ -326,7 +374,7 @@ void ew_consumer_poll(ew_consumer_t *c)
                         }
                         rd_kafka_message_destroy(rkm);
                 }
-        } while (n == CONSUME_BATCH && !c->muted);
+        } while (n == CONSUME_BATCH && !c->muted && !c->paused);
         if (n < 0)
                 EW_WARN("consumer", "consume: %s",
                         rd_kafka_err2str(rd_kafka_last_error()));
@@ -516,7 +564,7 @@ void ew_consumer_store_offsets(ew_consumer_t *c)
         list     = rd_kafka_topic_partition_list_new(c->assigned);
         for (i = 0; i < c->parts_size; i++) {
                 ew_partition_t *part = c->parts[i];
-                if (part && part->to_store >= 0)
+                if (part && part->to_store >= 0 && !part->stuck)
                         rd_kafka_topic_partition_list_add(list, part->topic,
                                                           part->id)
                             ->offset = part->to_store;
@@ -546,7 +594,7 @@ int ew_consumer_commit(ew_consumer_t *c, char *errstr, size_t errstr_size)
         rd_kafka_resp_err_t err;
 
         ew_consumer_store_offsets(c);
-        err = rd_kafka_commit(c->rk, NULL, 0);
+        err = commit_sync(c, NULL);
 
         if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
                 ew_snprintf(errstr, errstr_size, "commit: %s",

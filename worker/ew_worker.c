@@ -51,6 +51,8 @@ static int hard_stop(const ew_worker_t *w)
         return w->signals > 1;
 }
 
+static void backpressure(ew_worker_t *w);
+
 /* --- hooks ------------------------------------------------------------ */
 
 static int on_message(void *arg, ew_partition_t *part, rd_kafka_message_t *rkm)
@@ -74,7 +76,13 @@ static int on_message(void *arg, ew_partition_t *part, rd_kafka_message_t *rkm)
         in.opaque           = part;
         w->consumed++;
         ew_metrics_counter_add(w->metrics, EW_M_EVENTS_CONSUMED, 0, 1);
-        return ew_engine_submit(w->eng, &in);
+        if (ew_engine_submit(w->eng, &in) == -1)
+                return -1;
+        /* Per message, not per batch: the prefetched backlog must not run
+         * past the watermark (the consumer stops its batch loop once
+         * paused). */
+        backpressure(w);
+        return 0;
 }
 
 static int on_publish(void *arg, ew_job_t *job, const ew_output_t *out)

@@ -14,10 +14,14 @@ ledger:
   fault never cover an event whose terminal message was not yet in the log.
 
 Faults: a partition leader's broker down and back; request errors on
-Produce, Fetch, OffsetCommit, Heartbeat and JoinGroup; the output topic
-leaderless; the Monitoring API refusing connections, answering past the
-timeout, cutting answers short, failing half of its calls, sending
-Retry-After; SIGTERM while retries and long calls are in flight.
+Produce, Fetch, OffsetCommit, Heartbeat and JoinGroup, and SIGTERM during
+the rejoin they cause; the output topic leaderless; the Monitoring API
+refusing connections, answering past the timeout, cutting answers short,
+failing half of its calls, sending Retry-After; SIGTERM while retries and
+long calls are in flight.
+
+Run: EW_BUILD_DIR=build /usr/bin/python3 tests/e2e/test_faults.py (needs
+embedded-kafka, monitoring-sim and engagement-worker built there).
 
 docs/reliability.md describes the matrix and what was measured.
 """
@@ -37,7 +41,7 @@ from collections import Counter, defaultdict
 from contextlib import contextmanager
 
 sys.path.insert(0, os.path.dirname(__file__))
-from harness import (BUILD, DEAD, INPUT, KAFKA_API, OUTPUT, Record,  # noqa: E402
+from harness import (BUILD, DEAD, KAFKA_API, OUTPUT, Record,  # noqa: E402
                      Stack, _first_line, identity_event, run)
 
 from kafka import KafkaConsumer, TopicPartition  # noqa: E402
@@ -352,6 +356,45 @@ def committed_now(stack):
     return stack.committed(GROUP)
 
 
+class ErrorQueues:
+    """embedded-kafka's per-broker error queues (`broker errors`), with the
+    means to tell how many of the injected errors are still waiting: a
+    NO_ERROR pushed behind them reports the queue's depth; the queue is FIFO
+    and the errors went in first, so what was consumed was errors first.
+    A probe's NO_ERROR is taken later by some request, harmlessly."""
+
+    def __init__(self, stack, test):
+        self.stack, self.test = stack, test
+        self.pushed = Counter()  # (broker, api) -> entries pushed so far
+        self.errors = Counter()  # (broker, api) -> injected errors among them
+
+    def push(self, broker, api, *errs):
+        cmd = f"broker errors {broker} {api} {' '.join(errs)}"
+        reply = self.stack.kafka_ctl(cmd)
+        self.test.assertTrue(reply.startswith("ok"), f"{cmd}: {reply}")
+        self.pushed[broker, api] += len(errs)
+        self.errors[broker, api] += len(errs)
+
+    def consumed(self, broker, api):
+        """Entries of broker/api taken by requests so far."""
+        reply = self.stack.kafka_ctl(f"broker errors {broker} {api} NO_ERROR")
+        self.pushed[broker, api] += 1
+        depth = int(re.search(r"queued (\d+)", reply).group(1))
+        return self.pushed[broker, api] - depth
+
+    def left(self, broker, api):
+        """Injected errors of broker/api not yet met by any request."""
+        return max(0, self.errors[broker, api] - self.consumed(broker, api))
+
+    def all_left(self):
+        out = {}
+        for broker, api in sorted(self.errors):
+            k = self.left(broker, api)
+            if k:
+                out[f"{api}@{broker}"] = k
+        return out
+
+
 def note(text):
     print(f"\n  {text}", file=sys.stderr, end="")
 
@@ -527,15 +570,7 @@ class RequestErrors(FaultCase):
             inputs = Inputs().produce(stack, first)
             ledger = Ledger(stack)
 
-            def push(cmd):
-                reply = stack.kafka_ctl(cmd)
-                self.assertTrue(reply.startswith("ok"), f"{cmd}: {reply}")
-
-            def ahead(broker, api):
-                """Entries still queued for broker/api (pushes a NO_ERROR
-                behind them, which the next request takes harmlessly)."""
-                reply = stack.kafka_ctl(f"broker errors {broker} {api} NO_ERROR")
-                return int(re.search(r"queued (\d+)", reply).group(1)) - 1
+            q = ErrorQueues(stack, self)
 
             try:
                 w = stack.worker("w1", **worker_conf(kafka={"properties": dict(
@@ -543,23 +578,23 @@ class RequestErrors(FaultCase):
                 self.assertTrue(ledger.wait_for(n // 10, 40), "no progress before the fault")
                 t0 = time.monotonic()
                 for b in (1, 2, 3):
-                    push(f"broker errors {b} Fetch NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT "
-                         f"DISCONNECT")
-                push("broker errors 1 OffsetCommit COORDINATOR_NOT_AVAILABLE REQUEST_TIMED_OUT "
-                     "NOT_COORDINATOR")
-                push("broker errors 1 JoinGroup COORDINATOR_NOT_AVAILABLE NOT_COORDINATOR")
-                push("broker errors 1 Heartbeat REBALANCE_IN_PROGRESS")
+                    q.push(b, "Fetch", "NOT_LEADER_FOR_PARTITION", "REQUEST_TIMED_OUT",
+                           "DISCONNECT")
+                q.push(1, "OffsetCommit", "COORDINATOR_NOT_AVAILABLE", "REQUEST_TIMED_OUT",
+                       "NOT_COORDINATOR")
+                q.push(1, "JoinGroup", "COORDINATOR_NOT_AVAILABLE", "NOT_COORDINATOR")
+                q.push(1, "Heartbeat", "REBALANCE_IN_PROGRESS")
                 # The test's own producer must be done before Produce errors
                 # are queued, or it would take some.
                 inputs.produce(stack, second)
                 for b in (1, 2, 3):
-                    push(f"broker errors {b} Produce NOT_LEADER_FOR_PARTITION REQUEST_TIMED_OUT "
-                         f"NOT_ENOUGH_REPLICAS DISCONNECT TOPIC_AUTHORIZATION_FAILED")
+                    q.push(b, "Produce", "NOT_LEADER_FOR_PARTITION", "REQUEST_TIMED_OUT",
+                           "NOT_ENOUGH_REPLICAS", "DISCONNECT", "TOPIC_AUTHORIZATION_FAILED")
                 fetch_left = {}
                 deadline = time.monotonic() + 20
                 while time.monotonic() < deadline:
                     time.sleep(0.3)
-                    fetch_left = {b: ahead(b, "Fetch") for b in (1, 2, 3)}
+                    fetch_left = {b: q.left(b, "Fetch") for b in (1, 2, 3)}
                     if not any(fetch_left.values()):
                         break
                 self.assertEqual(fetch_left, {1: 0, 2: 0, 3: 0},
@@ -571,14 +606,8 @@ class RequestErrors(FaultCase):
                                          "re-publishes after failed delivery reports")
                 took = time.monotonic() - t0
                 commit_s = self.check_committed_to_end(stack, inputs, timeout=30)
-                left = {}
-                for b, api in [(1, "Produce"), (2, "Produce"), (3, "Produce"),
-                               (1, "OffsetCommit"), (1, "JoinGroup"), (1, "Heartbeat")]:
-                    k = ahead(b, api)
-                    if k:
-                        left[f"{api}@{b}"] = k
-                self.assertEqual(left, {}, "injected errors the worker never met (API@broker: "
-                                           "left in the queue)")
+                self.assertEqual(q.all_left(), {}, "injected errors the worker never met "
+                                                   "(API@broker: left in the queue)")
                 self.assertGreater(republished(w), 0, "TOPIC_AUTHORIZATION_FAILED failed no "
                                                       "delivery: the re-publish path was not "
                                                       "exercised")
@@ -587,6 +616,94 @@ class RequestErrors(FaultCase):
                      f"{took:.1f} s after it; committed at the end {commit_s:.1f} s later; "
                      f"{rejoins} rejoin(s); re-publishes {republished(w)}, duplicates {dups}")
                 self.assertEqual(w.stop(), 0)
+            finally:
+                ledger.close()
+
+
+class RejoinThenSigterm(FaultCase):
+    def test_sigterm_during_a_rejoin_commits_what_was_published(self):
+        """A Heartbeat answered REBALANCE_IN_PROGRESS makes the member rejoin
+        and its next JoinGroup fails (COORDINATOR_NOT_AVAILABLE), so the
+        rejoin lasts a few seconds (the mock completes a rebalance on a
+        timer). SIGTERM arrives while it is under way; no API fault, so the
+        drain finishes at once.
+
+        Expected, from the README ("commits and leaves the group, then exits
+        0"; "duplicates are limited to events that were in flight"): exit 0
+        within shutdown_timeout_ms + MARGIN_S, and the offsets committed at
+        exit equal each partition's acknowledged done prefix (the contiguous
+        run of input offsets whose terminal message is in the log), so the
+        next owner redoes nothing that was published. A second worker then
+        finishes the stream; duplicates == the events published but left
+        uncommitted (counted exactly).
+
+        Checked last, after the ledger: the commit. See docs/reliability.md
+        for what was observed.
+        """
+        MARGIN_S = 2.0
+        n, parts = 6000, 3
+        with Stack(partitions=parts, brokers=3, scenario=REJECTS, sim_args=SIM_ARGS) as stack:
+            self.assertTrue(stack.kafka_ctl(f"coordinator group {GROUP} 1").startswith("ok"))
+            events = make_events("rj", n, 600, {k: "reject" for k in range(7, 600, 25)})
+            inputs = Inputs().produce(stack, events)
+            ledger = Ledger(stack)
+            try:
+                w = stack.worker("w1", **worker_conf())
+                self.assertTrue(ledger.wait_for(n // 5, 40), "no progress before the fault")
+                q = ErrorQueues(stack, self)
+                q.push(1, "JoinGroup", "COORDINATOR_NOT_AVAILABLE")
+                q.push(1, "Heartbeat", "REBALANCE_IN_PROGRESS")
+                # The failing JoinGroup and the one after it were taken: the
+                # second waits in the coordinator for the rebalance to end.
+                self.assertTrue(wait_until(lambda: q.consumed(1, "JoinGroup") >= 2, 15, 0.1),
+                                "the member did not rejoin")
+                time.sleep(0.5)
+                ledger.poll(0.1)
+                self.assertLess(ledger.distinct(), n, "the stream was over before SIGTERM")
+                t0 = time.monotonic()
+                w.signal(signal.SIGTERM)
+                rc = w.wait(SHUTDOWN_TIMEOUT_MS / 1000 + 15)
+                took = time.monotonic() - t0
+                w.log.close()
+                self.assertEqual(rc, 0, f"exit status after SIGTERM (took {took:.1f} s)")
+                committed = committed_now(stack)
+                ledger.catch_up()
+                published = set(ledger.msgs)
+                prefix = {}
+                for p in range(parts):
+                    offs = sorted((o, e) for e, (q, o) in inputs.where.items() if q == p)
+                    k = 0
+                    while k < len(offs) and offs[k][1] in published:
+                        k += 1
+                    prefix[p] = k
+                redo = sum(1 for e in published
+                           if inputs.where[e][1] >= (committed.get(inputs.where[e][0]) or 0))
+                lost = [e for e, (p, o) in inputs.where.items()
+                        if committed.get(p) is not None and o < committed[p] and e not in published]
+                self.assertEqual(lost[:5], [], "offsets committed before their message was "
+                                               "published")
+                final = re.findall(r"final commit: (.*)", w.log_text())
+                note(f"SIGTERM during the rejoin -> exit {rc} in {took:.2f} s; committed "
+                     f"{committed}, done prefix {prefix}: {redo} published events left "
+                     f"uncommitted; final commit: {final or 'ok'}")
+
+                w2 = stack.worker("w2", **worker_conf())
+                dups = self.check_ledger(ledger, inputs, redo,
+                                         "published by w1 but not committed at its exit")
+                self.assertEqual(dups, redo, "each published-but-uncommitted event is redone "
+                                             "exactly once")
+                self.check_committed_to_end(stack, inputs)
+                self.assertEqual(w2.stop(), 0)
+
+                self.assertEqual(
+                    {p: committed.get(p) for p in range(parts)}, prefix,
+                    f"WORKER BUG (reported): SIGTERM during a group rejoin: the final commit "
+                    f"failed ({final[0] if final else '?'}), so {redo} events the worker had "
+                    f"already published were left uncommitted and were redone by the next "
+                    f"worker; committed offsets at exit should equal the done prefix")
+                self.assertLess(took, SHUTDOWN_TIMEOUT_MS / 1000 + MARGIN_S,
+                                f"exit took {took:.2f} s: more than shutdown_timeout_ms + "
+                                f"{MARGIN_S} s (the final commit waited for the rebalance)")
             finally:
                 ledger.close()
 
@@ -678,8 +795,13 @@ class ApiDown(FaultCase):
 
         Events whose five attempts all fell in the outage end as dead
         letters retries_exhausted (attempts 5, a transport error); the
-        others get their outcome; none is lost. Duplicate bound: 0 (no
-        Kafka fault, no restart: one message per event).
+        others get their outcome; none is lost. An event whose fifth attempt
+        is the first call after the restart also ends retries_exhausted: it
+        carries the visit the old simulator gave, which the new one does not
+        know (404, internalCode 39), and the worker's immediate re-ask
+        without it would be a sixth attempt. Jitter is on (0.1), so the keys'
+        retries do not march in step. Duplicate bound: 0 (no Kafka fault, no
+        restart: one message per event).
         """
         DOWN_S = 3.0
         n, parts = 5000, 3
@@ -728,8 +850,8 @@ class ApiDown(FaultCase):
                 self.assertGreater(len(after), 0, "the worker did not call the restarted API")
                 outcomes = sum(1 for ms in ledger.msgs.values() if not ms[0].dead)
                 note(f"API down {down_for:.1f} s (schedule {sum(RETRY_DELAYS_MS)} ms): "
-                     f"{len(dead)} retries_exhausted {dict(why)} ({sample!r}), {outcomes} outcomes; "
-                     f"all terminal {recover:.1f} s after the restart; duplicates {dups}")
+                     f"{len(dead)} retries_exhausted {dict(why)} ({sample!r}), {outcomes} "
+                     f"outcomes; all terminal {recover:.1f} s after the restart; duplicates {dups}")
                 self.assertEqual(w.stop(), 0)
             finally:
                 ledger.close()
@@ -861,6 +983,15 @@ class ApiMisbehaves(FaultCase):
             self.assertEqual(att, [1, 3], f"{key}: attempts of its two events")
 
     def test_connections_closed_mid_answer_are_retried(self):
+        """A connection closed after the headers or half-way through the body
+        fails the attempt (transport error) and the worker retries it. A
+        connection closed before any byte of the answer ("drop") looks to
+        libcurl like a keep-alive connection the server had already closed:
+        on a reused connection libcurl sends the request again by itself, so
+        the worker may see one attempt where the simulator saw two calls.
+        Either way the simulator sees exactly three calls for the key's two
+        events, and both end as outcomes."""
+        absorbed = 0
         for prefix in ("cut", "half", "drop"):
             for k in range(SPECIAL[prefix][0]):
                 key = f"{prefix}-mb-{k}"
@@ -868,15 +999,20 @@ class ApiMisbehaves(FaultCase):
                 att = sorted(self.ledger.msgs[e][0].attempts for e in ids)
                 kinds = {self.ledger.msgs[e][0].kind for e in ids}
                 self.assertEqual(kinds, {"outcome:engagement"}, f"{key}: {kinds}")
-                self.assertEqual(att, [1, 2], f"{key}: the cut answer is retried once")
                 closes = [r for r in self.reqs[key] if r.get("behaviour") == "close"]
                 self.assertEqual(len(closes), 1, f"{key}: {len(closes)} closed answers")
+                self.assertEqual(len(self.reqs[key]), 3, f"{key}: calls for its two events")
+                if prefix == "drop" and att == [1, 1]:
+                    absorbed += 1
+                    continue
+                self.assertEqual(att, [1, 2], f"{key}: the cut answer is retried once")
         msgs = self.terminal("cutall")
         for e, ms in msgs.items():
             self.assertEqual(ms[0].kind, "retries_exhausted", e)
             self.assertEqual(ms[0].attempts, ATTEMPTS_MAX, e)
             self.assertIn("transport error", ms[0].message, e)
-        note(f"always cut: {next(iter(msgs.values()))[0].message!r}")
+        note(f"always cut: {next(iter(msgs.values()))[0].message!r}; {absorbed} of "
+             f"{SPECIAL['drop'][0]} unanswered calls re-sent by libcurl itself")
 
     def test_retry_after_never_sooner(self):
         """Retry-After (delta-seconds) wins over a shorter configured delay;
