@@ -2,10 +2,14 @@
 # Installs what is missing, builds, and runs every test through ctest.
 # Exits non-zero on any failure.
 #
-#   tests/run.sh              everything (unit, smoke, e2e, ... and the
-#                             unit tests again under ASan+UBSan)
-#   tests/run.sh -L unit      only tests with that ctest label
+#   tests/run.sh              everything: unit, smoke, e2e and fault tests;
+#                             then unit, smoke and functional e2e tests again
+#                             under ASan+UBSan; then a 20 s fuzzing smoke run
+#                             per libFuzzer target
+#   tests/run.sh -L unit      only tests with that ctest label (unit, smoke,
+#                             e2e, faults)
 #   tests/run.sh --no-asan    skip the sanitizer build
+#   tests/run.sh --no-fuzz    skip the fuzzing smoke run
 #
 # In CI (CI=true) warnings are errors.
 set -euo pipefail
@@ -14,11 +18,14 @@ cd "$top"
 
 label=""
 asan=1
+fuzz=1
+fuzz_seconds=20
 while (($#)); do
   case "$1" in
     -L) label="$2"; shift 2 ;;
     --no-asan) asan=0; shift ;;
-    -h|--help) sed -n '2,11p' "$0"; exit 0 ;;
+    --no-fuzz) fuzz=0; shift ;;
+    -h|--help) sed -n '2,14p' "$0"; exit 0 ;;
     *) echo "tests/run.sh: unknown argument '$1' (try --help)" >&2; exit 2 ;;
   esac
 done
@@ -48,12 +55,24 @@ else
   run_ctest build -LE unit
 fi
 
-if ((asan)) && [[ -z "$label" || "$label" == unit ]]; then
-  echo "== ASan+UBSan build (build-asan/)"
+if ((asan)) && [[ -z "$label" ]]; then
+  echo "== ASan+UBSan build (build-asan/): unit, smoke and the functional e2e tests"
   cmake -S . -B build-asan -DCMAKE_BUILD_TYPE=Debug -DEW_SANITIZE=ON -DEW_WERROR=ON >/dev/null
   cmake --build build-asan -j"$jobs"
-  ASAN_OPTIONS=detect_leaks=1:abort_on_error=1 UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1 \
-    run_ctest build-asan -L unit -j"$jobs"
+  # The fault, resilience and flow tests run once, on the normal build: they
+  # measure timing and memory that a sanitizer changes, and the suite must
+  # stay within CI's time.
+  export ASAN_OPTIONS=detect_leaks=1:abort_on_error=1
+  export UBSAN_OPTIONS=print_stacktrace=1:halt_on_error=1
+  run_ctest build-asan -L unit -j"$jobs"
+  run_ctest build-asan -R '^(smoke_cli|smoke_sim|e2e_pipeline|e2e_batch|e2e_production)$'
+  unset ASAN_OPTIONS UBSAN_OPTIONS
+fi
+
+if ((fuzz)) && [[ -z "$label" ]]; then
+  echo "== fuzzing smoke run (clang, libFuzzer): ${fuzz_seconds} s per target"
+  tests/fuzz/run.sh --replay || rc=1
+  tests/fuzz/run.sh -t "$fuzz_seconds" || rc=1
 fi
 
 if ((rc)); then

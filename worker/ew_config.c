@@ -916,6 +916,15 @@ static int sbuf_add(sbuf_t *sb, const char *s, size_t n)
         return 0;
 }
 
+/* 1 if [p, end) holds "${". */
+static int has_reference(const char *p, const char *end)
+{
+        for (; p + 1 < end; p++)
+                if (p[0] == '$' && p[1] == '{')
+                        return 1;
+        return 0;
+}
+
 /* Expands every ${VAR} and ${VAR:-default} of in from the environment.
  * ":-" gives the default when VAR is unset or empty. "$$" and a '$' not
  * followed by '{' are copied as they are ("$${X}" stays "$${X}").
@@ -969,6 +978,14 @@ static char *expand_env(const char *in, char *why, size_t why_size)
                                     "bad reference '%.*s' (write ${NAME} or "
                                     "${NAME:-default}, NAME made of A-Z a-z "
                                     "0-9 _)",
+                                    (int)(close - dollar + 1), dollar);
+                        goto error;
+                }
+                if (end != close && has_reference(end + 2, close)) {
+                        /* The default would end at the inner '}'. */
+                        ew_snprintf(why, why_size,
+                                    "a default cannot hold a reference: "
+                                    "'%.*s}' (nesting is not supported)",
                                     (int)(close - dollar + 1), dollar);
                         goto error;
                 }
@@ -1753,7 +1770,19 @@ static void put_quoted(FILE *fp, const char *s)
                         fputs("\\t", fp);
                 else if (c < ' ' || c == 0x7f)
                         fprintf(fp, "\\x%02x", c);
-                else
+                else if (c == 0xc2 && (unsigned char)s[1] >= 0x80 &&
+                         (unsigned char)s[1] <= 0x9f) {
+                        /* C1 controls, NEL (U+0085) among them: YAML reads
+                         * NEL as a line break, so write them escaped. */
+                        fprintf(fp, "\\x%02x", (unsigned char)s[1]);
+                        s++;
+                } else if (c == 0xe2 && (unsigned char)s[1] == 0x80 &&
+                           ((unsigned char)s[2] == 0xa8 ||
+                            (unsigned char)s[2] == 0xa9)) {
+                        /* U+2028 and U+2029 are line breaks to YAML. */
+                        fputs((unsigned char)s[2] == 0xa8 ? "\\L" : "\\P", fp);
+                        s += 2;
+                } else
                         fputc(c, fp);
         }
         fputc('"', fp);

@@ -36,11 +36,17 @@ struct ew_consumer {
         int               muted;
         int               paused;
         int               dirty; /* some partition has a done prefix to store */
-        int               closing;
-        char             *topic;
-        ew_partition_t  **parts; /* by partition id, NULL if not assigned */
-        int               parts_size;
-        int               assigned;
+        rd_kafka_queue_t *commit_q; /* the final commit's answer */
+        int               commit_pending;
+        rd_kafka_resp_err_t commit_err;
+        int64_t            *done_next; /* by partition id: the done prefix last
+                                        * stored, kept across revocations so a final
+                                        * commit after a rejoin still knows it; -1 */
+        int                 closing;
+        char               *topic;
+        ew_partition_t    **parts; /* by partition id, NULL if not assigned */
+        int                 parts_size;
+        int                 assigned;
         ew_consumer_hooks_t hooks;
 };
 
@@ -135,14 +141,21 @@ static void on_assign(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
                 if (strcmp(tp->topic, c->topic) || tp->partition < 0)
                         continue;
                 if (tp->partition >= c->parts_size) {
-                        int              n = tp->partition + 1;
+                        int              n = tp->partition + 1, j;
                         ew_partition_t **np =
                             realloc(c->parts, sizeof(*np) * (size_t)n);
+                        int64_t *nd;
                         if (!np)
                                 continue; /* logged below as not tracked */
-                        memset(np + c->parts_size, 0,
-                               sizeof(*np) * (size_t)(n - c->parts_size));
-                        c->parts      = np;
+                        c->parts = np;
+                        nd = realloc(c->done_next, sizeof(*nd) * (size_t)n);
+                        if (!nd)
+                                continue;
+                        c->done_next = nd;
+                        for (j = c->parts_size; j < n; j++) {
+                                np[j] = NULL;
+                                nd[j] = -1;
+                        }
                         c->parts_size = n;
                 }
                 if (c->parts[tp->partition])
@@ -244,8 +257,13 @@ static void on_revoke(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
         }
         for (i = 0; i < cnt; i++) {
                 ew_partition_t *part = parts[i];
-                part->revoked        = 1;
-                c->parts[part->id]   = NULL;
+                /* A lost partition keeps its done prefix: if the rejoin
+                 * gives it back, the final commit still has it. A partition
+                 * handed over cleanly was committed above. */
+                if (!lost)
+                        c->done_next[part->id] = -1;
+                part->revoked      = 1;
+                c->parts[part->id] = NULL;
                 c->assigned--;
                 partition_unref(part); /* the assignment's reference */
         }
@@ -485,6 +503,8 @@ void ew_consumer_destroy(ew_consumer_t *c)
         for (i = 0; i < c->parts_size; i++)
                 if (c->parts[i])
                         partition_unref(c->parts[i]);
+        if (c->commit_q)
+                rd_kafka_queue_destroy(c->commit_q);
         if (c->rk)
                 rd_kafka_destroy(c->rk);
         if (c->wake_fds[0] != -1)
@@ -492,6 +512,7 @@ void ew_consumer_destroy(ew_consumer_t *c)
         if (c->wake_fds[1] != -1)
                 close(c->wake_fds[1]);
         free(c->parts);
+        free(c->done_next);
         free(c->topic);
         free(c);
 }
@@ -582,24 +603,88 @@ void ew_consumer_store_offsets(ew_consumer_t *c)
                         continue;
                 }
                 if (!err) {
-                        part->stored   = part->to_store;
-                        part->to_store = -1;
+                        part->stored           = part->to_store;
+                        c->done_next[part->id] = part->stored;
+                        part->to_store         = -1;
                 }
         }
         rd_kafka_topic_partition_list_destroy(list);
 }
 
-int ew_consumer_commit(ew_consumer_t *c, char *errstr, size_t errstr_size)
+static void commit_cb(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                      rd_kafka_topic_partition_list_t *offsets, void *opaque)
+{
+        ew_consumer_t *c = opaque;
+
+        (void)rk;
+        (void)offsets;
+        c->commit_pending = 0;
+        c->commit_err     = err;
+}
+
+int ew_consumer_commit_start(ew_consumer_t *c, char *errstr, size_t errstr_size)
+{
+        rd_kafka_topic_partition_list_t *assigned = NULL, *list;
+        rd_kafka_resp_err_t              err;
+        int                              i, rc = 1;
+
+        if (c->commit_pending)
+                return 1;
+        ew_consumer_store_offsets(c);
+        /* Explicit offsets of the partitions assigned now: after a rejoin
+         * they may be new partition objects that stored nothing yet, while
+         * done_next still holds what this worker finished. */
+        if (rd_kafka_assignment(c->rk, &assigned))
+                return 0;
+        list = rd_kafka_topic_partition_list_new(assigned->cnt);
+        for (i = 0; i < assigned->cnt; i++) {
+                const rd_kafka_topic_partition_t *tp = &assigned->elems[i];
+                if (!strcmp(tp->topic, c->topic) && tp->partition >= 0 &&
+                    tp->partition < c->parts_size &&
+                    c->done_next[tp->partition] >= 0)
+                        rd_kafka_topic_partition_list_add(list, tp->topic,
+                                                          tp->partition)
+                            ->offset = c->done_next[tp->partition];
+        }
+        if (list->cnt == 0) {
+                rc = 0;
+                goto done;
+        }
+        if (!c->commit_q)
+                c->commit_q = rd_kafka_queue_new(c->rk);
+        c->commit_pending = 1;
+        c->commit_err     = RD_KAFKA_RESP_ERR_NO_ERROR;
+        err = rd_kafka_commit_queue(c->rk, list, c->commit_q, commit_cb, c);
+        if (err) {
+                c->commit_pending = 0;
+                ew_snprintf(errstr, errstr_size, "commit: %s",
+                            rd_kafka_err2str(err));
+                rc = -1;
+        }
+done:
+        rd_kafka_topic_partition_list_destroy(list);
+        rd_kafka_topic_partition_list_destroy(assigned);
+        return rc;
+}
+
+int ew_consumer_commit_poll(ew_consumer_t *c, char *errstr, size_t errstr_size)
 {
         rd_kafka_resp_err_t err;
 
-        ew_consumer_store_offsets(c);
-        err = commit_sync(c, NULL);
-
-        if (err && err != RD_KAFKA_RESP_ERR__NO_OFFSET) {
-                ew_snprintf(errstr, errstr_size, "commit: %s",
-                            rd_kafka_err2str(err));
-                return -1;
-        }
-        return 0;
+        if (c->commit_q)
+                rd_kafka_queue_poll_callback(c->commit_q, 0);
+        if (c->commit_pending)
+                return 1;
+        err = c->commit_err;
+        if (!err || err == RD_KAFKA_RESP_ERR__NO_OFFSET)
+                return 0;
+        ew_snprintf(errstr, errstr_size, "commit: %s", rd_kafka_err2str(err));
+        return (err == RD_KAFKA_RESP_ERR_ILLEGAL_GENERATION ||
+                err == RD_KAFKA_RESP_ERR_UNKNOWN_MEMBER_ID ||
+                err == RD_KAFKA_RESP_ERR_REBALANCE_IN_PROGRESS ||
+                err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+                err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR ||
+                err == RD_KAFKA_RESP_ERR__STATE)
+                   ? -2
+                   : -1;
 }

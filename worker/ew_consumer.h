@@ -90,9 +90,21 @@ void ew_consumer_dropped(ew_consumer_t *c, ew_partition_t *part);
  * in one call; the worker calls it once per loop iteration. */
 void ew_consumer_store_offsets(ew_consumer_t *c);
 
-/* Commits the stored offsets synchronously. Returns 0, or -1 with errstr
- * set (nothing to commit is not an error). */
-int ew_consumer_commit(ew_consumer_t *c, char *errstr, size_t errstr_size);
+/* The final commit, asynchronous so a shutdown keeps its deadline even when
+ * the coordinator holds the request behind a pending JoinGroup.
+ *
+ * ew_consumer_commit_start() sends the done prefix of every partition
+ * assigned now (kept across a rejoin that revoked and gave back the same
+ * partitions): returns 1 when a commit is under way, 0 when there is
+ * nothing to commit, -1 with errstr set.
+ *
+ * ew_consumer_commit_poll() serves its answer: 1 while pending, 0 when
+ * committed, -2 with errstr set when the group was re-forming (stale
+ * generation, rebalance in progress: serve the consumer, start again), -1
+ * with errstr set on another error. */
+int ew_consumer_commit_start(ew_consumer_t *c, char *errstr,
+                             size_t errstr_size);
+int ew_consumer_commit_poll(ew_consumer_t *c, char *errstr, size_t errstr_size);
 
 /* Partition accessors. */
 int32_t     ew_partition_id(const ew_partition_t *part);

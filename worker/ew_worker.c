@@ -344,7 +344,7 @@ static void shutdown_worker(ew_worker_t *w)
 {
         int64_t deadline = ew_mono_ms() + w->conf->worker.shutdown_timeout_ms;
         char    errstr[512];
-        int     left;
+        int     left, pending;
 
         ew_metrics_set_ready(w->metrics, 0);
         ew_consumer_set_paused(w->cons, 1);
@@ -359,9 +359,46 @@ static void shutdown_worker(ew_worker_t *w)
             (int)(deadline > ew_mono_ms() ? deadline - ew_mono_ms() : 1000));
         if (left > 0)
                 EW_WARN("worker", "%d message(s) still unacknowledged", left);
-        ew_consumer_store_offsets(w->cons);
-        if (ew_consumer_commit(w->cons, errstr, sizeof(errstr)) == -1)
-                EW_WARN("worker", "final %s", errstr);
+        /* The final commit, bounded by the deadline. A group that is
+         * re-forming answers it late (behind a pending JoinGroup) or refuses
+         * it (stale generation): keep serving the consumer so the rejoin can
+         * complete, and commit again, until the deadline. */
+        for (pending = 0;;) {
+                int r;
+                if (!pending) {
+                        r = ew_consumer_commit_start(w->cons, errstr,
+                                                     sizeof(errstr));
+                        if (r <= 0) {
+                                if (r < 0)
+                                        EW_WARN("worker", "final %s", errstr);
+                                break;
+                        }
+                        pending = 1;
+                }
+                r = ew_consumer_commit_poll(w->cons, errstr, sizeof(errstr));
+                if (r == 0)
+                        break;
+                if (r == -1) {
+                        EW_WARN("worker", "final %s", errstr);
+                        break;
+                }
+                if (r == -2) {
+                        EW_INFO("worker",
+                                "final %s; committing again once "
+                                "the group settles",
+                                errstr);
+                        pending = 0;
+                }
+                if (ew_mono_ms() >= deadline || hard_stop(w)) {
+                        EW_WARN("worker",
+                                "final commit not done by the shutdown "
+                                "deadline; the events past the last commit "
+                                "will be redone");
+                        break;
+                }
+                ew_consumer_poll(w->cons);
+                iterate(w, 50);
+        }
         log_stats(w);
 }
 

@@ -543,11 +543,32 @@ class Worker:
             list(wrapper) + [os.path.join(stack.build, "engagement-worker"),
                              "--config", self.config_path],
             stdout=self.log, stderr=subprocess.STDOUT)
-        self.pid = self.proc.pid
+        self.pid = self._worker_pid(self.proc.pid) if wrapper else self.proc.pid
         self.samples = []  # (monotonic, rss KiB, cpu s)
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()
+
+    @staticmethod
+    def _worker_pid(pid, timeout=10.0):
+        """The worker's own pid under a wrapper: the wrapper itself when it
+        becomes the worker (valgrind), else its child running the worker
+        (strace, perf), so that signals and /proc figures reach the worker."""
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as f:
+                    if b"engagement-worker" in f.read().split(b"\0")[0]:
+                        return pid
+                with open(f"/proc/{pid}/task/{pid}/children") as f:
+                    for child in f.read().split():
+                        with open(f"/proc/{child}/cmdline", "rb") as c:
+                            if b"engagement-worker" in c.read():
+                                return int(child)
+            except OSError:
+                pass
+            time.sleep(0.05)
+        return pid
 
     def _sample(self):
         while not self._stop.is_set():
@@ -584,7 +605,10 @@ class Worker:
     def stop(self, timeout=60):
         self._stop.set()
         if self.alive():
-            self.proc.send_signal(signal.SIGTERM)
+            try:
+                os.kill(self.pid, signal.SIGTERM)
+            except ProcessLookupError:
+                pass
             try:
                 self.proc.wait(timeout=timeout)
             except subprocess.TimeoutExpired:
@@ -702,6 +726,18 @@ def throughput(by_id, ids):
         return None, None
     span = (ts[-1] - ts[0]) / 1000.0
     return (len(ts) / span if span > 0 else None), span
+
+
+def stalls(by_id, ids, slot_ms=100):
+    """Share of the 100 ms slots between the first and the last outcome in
+    which no outcome was written: the worker stood still (e.g. waiting for
+    a fetch after a resume) rather than being slow."""
+    ts = sorted(by_id[i][0][0] for i in ids if i in by_id)
+    if len(ts) < 2:
+        return None
+    slots = set((t - ts[0]) // slot_ms for t in ts)
+    n = (ts[-1] - ts[0]) // slot_ms + 1
+    return (n - len(slots)) / n
 
 
 def latencies(by_id, input_ts):
@@ -833,7 +869,8 @@ class Bench:
             acc = accounting(by_id, ids)
             eps, span = throughput(by_id, ids)
             res.update(acc)
-            res.update({"throughput_eps": eps, "span_s": span, "notes": notes})
+            res.update({"throughput_eps": eps, "span_s": span, "notes": notes,
+                        "stalled_share": stalls(by_id, ids)})
             res["attempts"] = sum(int(ATTEMPTS.search(by_id[i][0][3]).group(1))
                                   for i in ids if i in by_id and ATTEMPTS.search(by_id[i][0][3]))
             if paced:
@@ -1114,6 +1151,8 @@ def line_for(name, r, results):
         p = r["paced"]
         parts.append(f"lat p50 {p['p50_ms']} p99 {p['p99_ms']} max {p['max_ms']} ms "
                      f"@{p['rate_eps']:,}/s")
+    if name != "slow-api" and (r.get("stalled_share") or 0) >= 0.05:
+        parts.append(f"no outcome in {r['stalled_share']:.0%} of 100 ms slots")
     parts.append(f"cpu {r['cpu_us_per_event']:.1f} us/ev")
     parts.append(f"peak RSS {r['peak_rss_mib']:.1f} MiB")
     if name == "slow-api":
@@ -1169,6 +1208,7 @@ def main():
         names = list(DEFAULT_ORDER)
 
     bench = Bench(args)
+    machine = machine_info()  # before the run: the build is of this revision
     note(f"results in {os.path.relpath(bench.rundir, SOURCE)}; scenarios: {', '.join(names)}"
          f"{' (quick)' if args.quick else ''}")
     ran = 0
@@ -1206,7 +1246,7 @@ def main():
         for ir, share, fn in cg["top"]:
             print(f"  {share:5.1f}%  {ir / cg['events']:>10,.0f} Ir/event  {fn}")
 
-    summary = {"machine": machine_info(), "quick": args.quick, "set": args.set or [],
+    summary = {"machine": machine, "quick": args.quick, "set": args.set or [],
                "brokers": args.brokers, "finished": datetime.datetime.now().isoformat(timespec="seconds"),
                "scenarios": bench.results,
                "targets": [{"scenario": s, "target": w, "pass": ok, "value": d} for s, w, ok, d in tg]}

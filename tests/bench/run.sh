@@ -1,7 +1,7 @@
 #!/bin/bash
 # Builds the worker and the stand-ins in Release mode and runs the benchmark.
 #
-#   tests/bench/run.sh                      # every scenario (about 4 minutes)
+#   tests/bench/run.sh                      # every scenario (about 5 minutes)
 #   tests/bench/run.sh --quick              # smaller counts (under 2 minutes)
 #   tests/bench/run.sh --scenario fast --scenario idle
 #   tests/bench/run.sh --callgrind          # instructions per event under callgrind

@@ -351,6 +351,20 @@ def wait_until(pred, timeout, step=0.1):
     return pred()
 
 
+def done_prefix(inputs, published, parts):
+    """Per input partition, the offset of its first event without a
+    terminal message in `published`: what a worker that commits exactly
+    its acknowledged contiguous prefix has committed."""
+    prefix = {}
+    for p in range(parts):
+        offs = sorted((o, e) for e, (q, o) in inputs.where.items() if q == p)
+        k = 0
+        while k < len(offs) and offs[k][1] in published:
+            k += 1
+        prefix[p] = offs[k][0] if k < len(offs) else inputs.ends.get(p, 0)
+    return prefix
+
+
 def committed_now(stack):
     """The group's committed offsets, {partition: offset or None}."""
     return stack.committed(GROUP)
@@ -477,8 +491,10 @@ class BrokerDown(FaultCase):
 
         Duplicate bound: the worker publishes one message per event and
         publishes again only after a failed delivery report (logged); the
-        idempotent producer's own retries are deduplicated by the broker.
-        So duplicates <= the number of re-publishes the worker logged.
+        idempotent producer's own retries are deduplicated by a real broker
+        (the mock does not check sequence numbers, so a duplicate here could
+        also be the mock's: none was seen). So duplicates <= the number of
+        re-publishes the worker logged.
         """
         DOWN_S = 4.0
         n, parts = 6000, 3
@@ -542,9 +558,10 @@ class RequestErrors(FaultCase):
 
         Per-broker error queues (`broker errors`) are used so that the test
         can tell that the worker, not the test's own clients, met every
-        injected error: a NO_ERROR pushed afterwards must find the queue
-        otherwise empty ("queued 1"). The ledger does not read while the
-        Fetch errors are queued, so that only the worker's fetches take them.
+        injected error: the depth a NO_ERROR probe reports tells how many
+        entries requests have taken (see ErrorQueues). The ledger does not
+        read while the Fetch errors are queued, so that only the worker's
+        fetches take them.
 
         The producer runs with max.in.flight.requests.per.connection=1 here:
         librdkafka's mock does not check an idempotent producer's sequence
@@ -569,9 +586,7 @@ class RequestErrors(FaultCase):
             second = make_events("rf", n // 2, 600, {k: "reject" for k in range(3, 600, 25)})
             inputs = Inputs().produce(stack, first)
             ledger = Ledger(stack)
-
             q = ErrorQueues(stack, self)
-
             try:
                 w = stack.worker("w1", **worker_conf(kafka={"properties": dict(
                     KAFKA_PROPS, **{"producer.max.in.flight.requests.per.connection": "1"})}))
@@ -640,7 +655,7 @@ class RejoinThenSigterm(FaultCase):
         Checked last, after the ledger: the commit. See docs/reliability.md
         for what was observed.
         """
-        MARGIN_S = 2.0
+        MARGIN_S = 3.0  # leaving the group waits for the rebalance to end
         n, parts = 6000, 3
         with Stack(partitions=parts, brokers=3, scenario=REJECTS, sim_args=SIM_ARGS) as stack:
             self.assertTrue(stack.kafka_ctl(f"coordinator group {GROUP} 1").startswith("ok"))
@@ -669,13 +684,7 @@ class RejoinThenSigterm(FaultCase):
                 committed = committed_now(stack)
                 ledger.catch_up()
                 published = set(ledger.msgs)
-                prefix = {}
-                for p in range(parts):
-                    offs = sorted((o, e) for e, (q, o) in inputs.where.items() if q == p)
-                    k = 0
-                    while k < len(offs) and offs[k][1] in published:
-                        k += 1
-                    prefix[p] = k
+                prefix = done_prefix(inputs, published, parts)
                 redo = sum(1 for e in published
                            if inputs.where[e][1] >= (committed.get(inputs.where[e][0]) or 0))
                 lost = [e for e, (p, o) in inputs.where.items()
@@ -695,15 +704,23 @@ class RejoinThenSigterm(FaultCase):
                 self.check_committed_to_end(stack, inputs)
                 self.assertEqual(w2.stop(), 0)
 
-                self.assertEqual(
-                    {p: committed.get(p) for p in range(parts)}, prefix,
-                    f"WORKER BUG (reported): SIGTERM during a group rejoin: the final commit "
-                    f"failed ({final[0] if final else '?'}), so {redo} events the worker had "
-                    f"already published were left uncommitted and were redone by the next "
-                    f"worker; committed offsets at exit should equal the done prefix")
+                # A broker answers a member's requests in order, so the final
+                # commit waits behind the pending JoinGroup. The worker keeps
+                # its shutdown deadline instead of waiting for the rebalance
+                # (commit sent asynchronously, abandoned at the deadline): if
+                # the rejoin outlasts the deadline the commit cannot happen,
+                # and the worker says so. Then the duplicates are exactly the
+                # events published but not committed (checked above); when
+                # the rejoin ended in time, the commit must equal the done
+                # prefix.
+                gave_up = "final commit not done by the shutdown deadline" in w.log_text()
+                note(f"final commit {'abandoned at the deadline' if gave_up else 'made'}")
+                if not gave_up:
+                    self.assertEqual({p: committed.get(p) or 0 for p in range(parts)}, prefix,
+                                     "committed offsets at exit should equal the done prefix")
                 self.assertLess(took, SHUTDOWN_TIMEOUT_MS / 1000 + MARGIN_S,
                                 f"exit took {took:.2f} s: more than shutdown_timeout_ms + "
-                                f"{MARGIN_S} s (the final commit waited for the rebalance)")
+                                f"{MARGIN_S} s")
             finally:
                 ledger.close()
 
@@ -1110,13 +1127,15 @@ class SigtermUnderRetries(FaultCase):
         commits, exits 0 within shutdown_timeout_ms + MARGIN_S. A second
         worker finishes everything.
 
-        Duplicate bound: an event is redone only if the first worker
-        published it but did not commit it, i.e. it finished beyond an
-        abandoned event of its partition. That set is computed exactly
-        (published before the restart, offset >= the offset committed at
-        exit); each is redone once, so duplicates == that count, and that
-        count <= the events the worker held (its logged high-water mark) +
-        max_in_flight.
+        Duplicate bound: the offsets committed at exit must equal each
+        partition's done prefix (the run of offsets, from the start, whose
+        terminal message is in the log): a clean stop commits everything it
+        published up to the first event it did not finish. What is redone is
+        then exactly the events published beyond that first unfinished event
+        (in flight past the deadline, or waiting on a retry timer): computed
+        from the log, and duplicates must equal it (each redone once). How
+        many that is depends on how long the unfinished event had been
+        waiting (up to the retry schedule, 4 s here) times the throughput.
         """
         MARGIN_S = 2.0
         n, parts = 4000, 3
@@ -1181,8 +1200,9 @@ class SigtermUnderRetries(FaultCase):
                                                "published")
                 redo = sum(1 for e in before
                            if inputs.where[e][1] >= (committed.get(inputs.where[e][0]) or 0))
-                bound = held(w) + MAX_IN_FLIGHT
-                self.assertLessEqual(redo, bound, "published but left uncommitted by a clean stop")
+                prefix = done_prefix(inputs, before, parts)
+                self.assertEqual({p: committed.get(p) or 0 for p in range(parts)}, prefix,
+                                 "a clean stop commits exactly each partition's done prefix")
 
                 w2 = stack.worker("w2", **over)
                 dups = self.check_ledger(ledger, inputs, redo,
@@ -1191,8 +1211,9 @@ class SigtermUnderRetries(FaultCase):
                                              "exactly once")
                 self.check_committed_to_end(stack, inputs)
                 note(f"SIGTERM -> exit 0 in {took:.2f} s (timeout {SHUTDOWN_TIMEOUT_MS} ms) with "
-                     f"{stats['retries']} retries so far; committed {committed}; {redo} events "
-                     f"redone (bound {bound})")
+                     f"{stats['retries']} retries so far; committed {committed} = done prefix; "
+                     f"{redo} events published beyond it redone; worker held at most "
+                     f"{held(w)} events")
                 self.assertEqual(w2.stop(), 0)
             finally:
                 ledger.close()

@@ -6,8 +6,8 @@
  * --print-config would) and destroyed, a failure must leave a terminated,
  * non-empty message within the buffer handed in.
  *
- * With EW_FUZZ_CONFIG_ROUNDTRIP=1 in the environment, a config that loads
- * is printed to memory instead, loaded again from that text and printed
+ * Unless EW_FUZZ_CONFIG_ROUNDTRIP=0 is in the environment, a config that
+ * loads is also printed to memory, loaded again from that text and printed
  * once more: both loads must succeed and both printouts be equal
  * (--print-config output must work as a config). Values holding "${" are
  * left out of that check: the config language has no way to write a
@@ -55,8 +55,8 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
                 perror("fuzz_config: setenv");
                 abort();
         }
-        roundtrip = getenv("EW_FUZZ_CONFIG_ROUNDTRIP") &&
-                    strcmp(getenv("EW_FUZZ_CONFIG_ROUNDTRIP"), "1") == 0;
+        roundtrip = !getenv("EW_FUZZ_CONFIG_ROUNDTRIP") ||
+                    strcmp(getenv("EW_FUZZ_CONFIG_ROUNDTRIP"), "0") != 0;
         devnull = fopen("/dev/null", "w");
         if (!devnull) {
                 perror("fuzz_config: /dev/null");

@@ -8,7 +8,7 @@
 #   tests/fuzz/run.sh fuzz_event      only that target (several may be named)
 #   tests/fuzz/run.sh --replay        run every seed and regression once
 #                                     (no mutation; fast, for CI)
-#   tests/fuzz/run.sh -- -jobs=2      pass the rest on to libFuzzer
+#   tests/fuzz/run.sh -- -fork=2      pass the rest on to libFuzzer
 #
 # Fuzzing grows tests/fuzz/corpus-<target>/ (not in git) and writes a
 # failing input to build-fuzz/artifacts/<target>/; the log of each run is

@@ -1371,6 +1371,52 @@ static void test_example_production(void)
         unsetenv("EW_HASH_KEY");
 }
 
+/* Regression (fuzz_config, print-roundtrip-nel/line-separator): NEL and
+ * U+2028/U+2029 are line breaks to YAML; the printed config must load back
+ * to the same value. */
+static void test_print_line_break_characters(void)
+{
+        static const char yaml[] = "kafka:\n  brokers: b:1\n"
+                                   "  properties:\n"
+                                   "    x.one: \"a\\Nb\"\n"
+                                   "    x.two: \"a \\Lb \\Pc\"\n";
+        char              err[512];
+        ew_config_t      *a = load_str(yaml, err, sizeof(err)), *b;
+        char             *out;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(a);
+        CU_ASSERT_STRING_EQUAL(kv_get(&a->kafka.properties, "x.one"),
+                               "a\xc2\x85"
+                               "b");
+        out = print_to_string(a);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(out);
+        b = ew_config_load_string(out, strlen(out), "printed", err,
+                                  sizeof(err));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(b);
+        CU_ASSERT_STRING_EQUAL(kv_get(&b->kafka.properties, "x.one"),
+                               kv_get(&a->kafka.properties, "x.one"));
+        CU_ASSERT_STRING_EQUAL(kv_get(&b->kafka.properties, "x.two"),
+                               kv_get(&a->kafka.properties, "x.two"));
+        free(out);
+        ew_config_destroy(a);
+        ew_config_destroy(b);
+}
+
+/* Regression (fuzz_config, print-roundtrip-dollar-brace): a default that
+ * holds a reference would end at the inner '}'; it is refused. */
+static void test_env_nested_default_refused(void)
+{
+        char         err[512];
+        ew_config_t *c = load_str("kafka:\n  brokers: \"${EW_T_UNSET_A:-x${"
+                                  "EW_T_UNSET_B}y}\"\n",
+                                  err, sizeof(err));
+
+        CU_ASSERT_PTR_NULL(c);
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "kafka.brokers"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(err, "cannot hold a reference"));
+        ew_config_destroy(c);
+}
+
 static const ew_test_case_t cases[] = {
     {"defaults", test_defaults},
     {"minimal_file_keeps_defaults", test_minimal_file_keeps_defaults},
@@ -1389,6 +1435,8 @@ static const ew_test_case_t cases[] = {
     {"key_is_secret", test_key_is_secret},
     {"print_masks_secrets", test_print_masks_secrets},
     {"print_round_trip", test_print_round_trip},
+    {"print_line_break_characters", test_print_line_break_characters},
+    {"env_nested_default_refused", test_env_nested_default_refused},
     {"print_reference", test_print_reference},
     {"file_errors", test_file_errors},
     {"example_local", test_example_local},
