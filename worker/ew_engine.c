@@ -97,6 +97,7 @@ struct ew_job {
         ew_dead_letter_t    dead;
         char                dead_message[DEAD_MESSAGE_SIZE];
         int                 publish_failures;
+        int                 truncated; /* the dead letter's value was cut */
 };
 
 struct ew_engine {
@@ -538,17 +539,64 @@ static void publish_backoff(ew_job_t *job)
         }
 }
 
+/* A message too large to be accepted. A dead letter is cut to
+ * EW_ENGINE_TRUNCATE_BYTES (then to nothing) and published again at once,
+ * with the original size in a header; the input itself stays in the input
+ * topic. Returns 1 if it did that, 0 if nothing more can be cut (an
+ * outcome: retried with back-off and logged as an error). */
+static int too_large(ew_job_t *job, const char *why)
+{
+        ew_log_fields_t lf;
+        char            size[32];
+
+        if (!job->out.dead_letter || job->out.value_len == 0 ||
+            !job->out_hdrs) {
+                EW_LOGF(EW_LOG_ERROR, "engine", job_fields(job, &lf),
+                        "%s of %zu bytes refused for its size (%s); retrying",
+                        job->out.dead_letter ? "dead letter" : "outcome",
+                        job->out.value_len, why);
+                return 0;
+        }
+        if (!job->truncated) {
+                ew_snprintf(size, sizeof(size), "%zu", job->value_len);
+                rd_kafka_header_add(job->out_hdrs, EW_HDR_VALUE_TRUNCATED, -1,
+                                    size, -1);
+                job->truncated = 1;
+        }
+        job->out.value_len = job->out.value_len > EW_ENGINE_TRUNCATE_BYTES
+                                 ? EW_ENGINE_TRUNCATE_BYTES
+                                 : 0;
+        EW_LOGF(EW_LOG_WARN, "engine", job_fields(job, &lf),
+                "dead letter refused for its size (%s): value cut from %zu "
+                "to %zu bytes; the input stays at its source offset",
+                why, job->value_len, job->out.value_len);
+        publish(job);
+        return 1;
+}
+
 static void publish(ew_job_t *job)
 {
         ew_engine_t *eng = job->eng;
+        int          r;
 
         job->state = JOB_PUBLISHING;
         /* The hook may report back (and so free the job) before it
          * returns: the job is not touched after a 0. */
-        if (eng->hooks.publish(eng->hooks.arg, job, &job->out) == 0)
+        r = eng->hooks.publish(eng->hooks.arg, job, &job->out);
+        if (r == 0)
+                return;
+        if (r == EW_ENGINE_TOO_LARGE && too_large(job, "over the producer's "
+                                                       "message.max.bytes"))
                 return;
         job->publish_failures++;
         publish_backoff(job);
+}
+
+void ew_engine_published_too_large(ew_engine_t *eng, ew_job_t *job,
+                                   const char *err)
+{
+        if (!too_large(job, err))
+                ew_engine_published(eng, job, err);
 }
 
 void ew_engine_published(ew_engine_t *eng, ew_job_t *job, const char *err)

@@ -76,10 +76,21 @@ typedef struct ew_output {
         const ew_source_t *source;
 } ew_output_t;
 
+/* The publish hook's (and delivery report's) answer for a message too large
+ * for the producer or the broker: the engine cuts a dead letter's value to
+ * EW_ENGINE_TRUNCATE_BYTES and marks it with an "error.valueTruncated"
+ * header giving the original size (the input stays in the input topic at
+ * source.*), rather than block the partition's commits for ever. */
+#define EW_ENGINE_TOO_LARGE -2
+#define EW_ENGINE_TRUNCATE_BYTES 65536
+#define EW_HDR_VALUE_TRUNCATED "error.valueTruncated"
+
 typedef struct ew_engine_hooks {
         /* Publish out. Returns 0 when accepted (then exactly one
          * ew_engine_published() call must follow, possibly from inside this
-         * hook), or -1 to have the engine try again after a back-off. */
+         * hook), -1 to have the engine try again after a back-off, or
+         * EW_ENGINE_TOO_LARGE when the message can never be accepted for
+         * its size. */
         int (*publish)(void *arg, ew_job_t *job, const ew_output_t *out);
         /* The input with this opaque is finished: its message was
          * acknowledged. */
@@ -117,9 +128,12 @@ void ew_engine_destroy(ew_engine_t *eng);
  * letter); returns -1 only when memory runs out. */
 int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in);
 
-/* The publish hook's report: err 0 = acknowledged, else the error text
- * (the engine logs it and re-publishes after a back-off). */
+/* The publish hook's report: err NULL = acknowledged, else the error text
+ * (the engine logs it and re-publishes after a back-off); too_large: the
+ * broker refused the message for its size (see EW_ENGINE_TOO_LARGE). */
 void ew_engine_published(ew_engine_t *eng, ew_job_t *job, const char *err);
+void ew_engine_published_too_large(ew_engine_t *eng, ew_job_t *job,
+                                   const char *err);
 
 /* Milliseconds until the next retry/re-publish timer is due (0 if one is
  * due now), or -1 if none. */

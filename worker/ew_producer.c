@@ -36,9 +36,10 @@ static void dr_msg_cb(rd_kafka_t *rk, const rd_kafka_message_t *rkm,
                 ew_snprintf(err, sizeof(err), "%s [%d]: %s",
                             rd_kafka_topic_name(rkm->rkt), rkm->partition,
                             rd_kafka_err2str(rkm->err));
-                p->dr_cb(p->arg, rkm->_private, err);
+                p->dr_cb(p->arg, rkm->_private, err,
+                         rkm->err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE);
         } else {
-                p->dr_cb(p->arg, rkm->_private, NULL);
+                p->dr_cb(p->arg, rkm->_private, NULL, 0);
         }
 }
 
@@ -184,7 +185,7 @@ int ew_producer_send(ew_producer_t *p, int dead_letter, const void *key,
                 ew_snprintf(errstr, errstr_size, "produce to %s: %s",
                             dead_letter ? "dead-letter topic" : "output topic",
                             rd_kafka_err2str(err));
-                return -1;
+                return err == RD_KAFKA_RESP_ERR_MSG_SIZE_TOO_LARGE ? -2 : -1;
         }
         return 0;
 }

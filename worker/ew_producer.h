@@ -22,8 +22,10 @@
 typedef struct ew_producer ew_producer_t;
 
 /* Delivery report: err is NULL when the broker acknowledged the message,
- * else a description of why it was not delivered. */
-typedef void(ew_producer_dr_cb_t)(void *arg, void *msg_opaque, const char *err);
+ * else a description of why it was not delivered; too_large is 1 when the
+ * broker refused it for its size. */
+typedef void(ew_producer_dr_cb_t)(void *arg, void *msg_opaque, const char *err,
+                                  int too_large);
 
 /* Creates the producer and registers it on loop. Returns NULL with errstr
  * set on failure. */
@@ -37,8 +39,10 @@ ew_producer_t *ew_producer_new(const ew_config_t *conf, ew_loop_t *loop,
 void ew_producer_destroy(ew_producer_t *p, int timeout_ms);
 
 /* Queues one message on the output topic (dead_letter 0) or the dead-letter
- * topic (1). headers (may be NULL) are copied. Returns 0, or -1 with errstr
- * set (e.g. the local queue is full): the caller tries again later. */
+ * topic (1). headers (may be NULL) are copied. Returns 0, -1 with errstr
+ * set (e.g. the local queue is full: the caller tries again later), or -2
+ * with errstr set when the message is over message.max.bytes (it never
+ * will be accepted). */
 int ew_producer_send(ew_producer_t *p, int dead_letter, const void *key,
                      size_t key_len, const void *value, size_t value_len,
                      const rd_kafka_headers_t *headers, void *msg_opaque,

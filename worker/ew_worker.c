@@ -89,10 +89,14 @@ static int on_publish(void *arg, ew_job_t *job, const ew_output_t *out)
 {
         ew_worker_t *w = arg;
         char         errstr[512];
+        int          r;
 
-        if (ew_producer_send(w->prod, out->dead_letter, out->key, out->key_len,
+        r = ew_producer_send(w->prod, out->dead_letter, out->key, out->key_len,
                              out->value, out->value_len, out->headers, job,
-                             errstr, sizeof(errstr)) == -1) {
+                             errstr, sizeof(errstr));
+        if (r == -2)
+                return EW_ENGINE_TOO_LARGE;
+        if (r == -1) {
                 EW_WARN("worker", "event %s: %s; will try again", out->event_id,
                         errstr);
                 return -1;
@@ -100,11 +104,15 @@ static int on_publish(void *arg, ew_job_t *job, const ew_output_t *out)
         return 0;
 }
 
-static void on_delivery(void *arg, void *msg_opaque, const char *err)
+static void on_delivery(void *arg, void *msg_opaque, const char *err,
+                        int too_large)
 {
         ew_worker_t *w = arg;
 
-        ew_engine_published(w->eng, msg_opaque, err);
+        if (too_large)
+                ew_engine_published_too_large(w->eng, msg_opaque, err);
+        else
+                ew_engine_published(w->eng, msg_opaque, err);
 }
 
 static void on_done(void *arg, void *opaque, const ew_output_t *out)

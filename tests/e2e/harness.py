@@ -321,7 +321,7 @@ class Record:
         self.timestamp = rec.timestamp
         try:
             self.json = json.loads(rec.value) if rec.value else None
-        except ValueError:
+        except (ValueError, RecursionError):
             self.json = None
 
     @property

@@ -584,7 +584,7 @@ class Rebalance(ResilienceCase):
         from the start. The duplicate bound is lifted for such a run; no
         event may be missing either way.
         """
-        n, parts = 12000, 6
+        n, parts = 20000, 6  # long enough that B's join lands mid-stream
         with Stack(partitions=parts, scenario=SCENARIO, sim_args=SIM_ARGS) as stack:
             events = make_events("reb", n, 700, {k: "reject" for k in range(3, 700, 70)})
             ledger = Ledger(stack)
