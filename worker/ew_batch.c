@@ -248,7 +248,6 @@ int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
                  ew_batch_summary_t *summary, char *errstr, size_t errstr_size)
 {
         ew_engine_hooks_t hooks;
-        ew_http_conf_t    hc;
         struct stat       st;
         sigset_t          sigs;
         batch_t           b;
@@ -318,15 +317,7 @@ int ew_batch_run(const ew_config_t *conf, const ew_batch_opts_t *opts,
                 }
         }
 
-        memset(&hc, 0, sizeof(hc));
-        hc.timeout_ms           = conf->monitoring.timeout_ms;
-        hc.connect_timeout_ms   = conf->monitoring.connect_timeout_ms;
-        hc.user_agent           = conf->monitoring.user_agent;
-        hc.ca_bundle            = conf->monitoring.ca_bundle;
-        hc.insecure_skip_verify = conf->monitoring.insecure_skip_verify;
-        hc.max_body_bytes       = 1024 * 1024;
-        hc.max_connections      = conf->monitoring.max_in_flight;
-        b.http                  = ew_http_new(b.loop, &hc, errstr, errstr_size);
+        b.http = ew_engine_http_new(b.loop, conf, errstr, errstr_size);
         if (!b.http)
                 goto done;
         memset(&hooks, 0, sizeof(hooks));

@@ -854,6 +854,26 @@ static void pump(ew_engine_t *eng)
         }
 }
 
+ew_http_t *ew_engine_http_new(ew_loop_t *loop, const ew_config_t *conf,
+                              char *errstr, size_t errstr_size)
+{
+        ew_http_conf_t hc;
+
+        if (conf->monitoring.insecure_skip_verify)
+                EW_WARN("engine", "monitoring.insecure_skip_verify is set: TLS "
+                                  "certificates of the API are NOT verified");
+        memset(&hc, 0, sizeof(hc));
+        hc.timeout_ms           = conf->monitoring.timeout_ms;
+        hc.connect_timeout_ms   = conf->monitoring.connect_timeout_ms;
+        hc.user_agent           = conf->monitoring.user_agent;
+        hc.ca_bundle            = conf->monitoring.ca_bundle;
+        hc.insecure_skip_verify = conf->monitoring.insecure_skip_verify;
+        hc.max_body_bytes       = 1024 * 1024;
+        /* One cached connection per request in flight (HTTP/1.1). */
+        hc.max_connections = conf->monitoring.max_in_flight;
+        return ew_http_new(loop, &hc, errstr, errstr_size);
+}
+
 ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,
                            const ew_engine_hooks_t *hooks, char *errstr,
                            size_t errstr_size)

@@ -109,6 +109,13 @@ typedef struct ew_engine_stats {
         int     timers;    /* waiting on a retry or re-publish timer */
 } ew_engine_stats_t;
 
+/* Creates the HTTP dispatcher for the engine's API calls from conf's
+ * monitoring.* keys (timeouts, User-Agent, CA bundle, connection cache of
+ * max_in_flight), registered on loop; warns when TLS verification is off.
+ * Returns NULL with errstr set. */
+ew_http_t *ew_engine_http_new(ew_loop_t *loop, const ew_config_t *conf,
+                              char *errstr, size_t errstr_size);
+
 /* Creates an engine using conf (borrowed: must outlive the engine) and the
  * HTTP dispatcher (borrowed). Returns NULL with errstr set on failure. */
 ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,

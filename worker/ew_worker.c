@@ -431,7 +431,6 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
 {
         ew_engine_hooks_t   eh;
         ew_consumer_hooks_t ch;
-        ew_http_conf_t      hc;
         ew_log_level_t      level;
         ew_worker_t         w;
         sigset_t            sigs;
@@ -446,9 +445,6 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
         if (conf->log.format && !strcmp(conf->log.format, "json"))
                 ew_log_set_format(EW_LOG_FORMAT_JSON);
 
-        if (conf->monitoring.insecure_skip_verify)
-                EW_WARN("worker", "monitoring.insecure_skip_verify is set: TLS "
-                                  "certificates of the API are NOT verified");
 
         if (block_signals(&sigs, errstr, errstr_size) == -1)
                 return -1;
@@ -476,15 +472,7 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
                 goto done;
         }
 
-        memset(&hc, 0, sizeof(hc));
-        hc.timeout_ms           = conf->monitoring.timeout_ms;
-        hc.connect_timeout_ms   = conf->monitoring.connect_timeout_ms;
-        hc.user_agent           = conf->monitoring.user_agent;
-        hc.ca_bundle            = conf->monitoring.ca_bundle;
-        hc.insecure_skip_verify = conf->monitoring.insecure_skip_verify;
-        hc.max_body_bytes       = 1024 * 1024;
-        hc.max_connections      = conf->monitoring.max_in_flight;
-        w.http                  = ew_http_new(w.loop, &hc, errstr, errstr_size);
+        w.http = ew_engine_http_new(w.loop, conf, errstr, errstr_size);
         if (!w.http)
                 goto done;
 
