@@ -305,7 +305,7 @@ class ResilienceCase(unittest.TestCase):
         self.assertEqual(ledger.duplicates(), uncommitted,
                          "the duplicates are not exactly the published but uncommitted events")
 
-    def handover_bound(self, handovers, n, *workers):
+    def handover_bound(self, handovers, n, *workers, high=HIGH_WATERMARK):
         """(bound, why) on duplicates after clean hand-overs: see
         TwoWorkers. When embedded-kafka refused a commit on revoke (a
         limit of librdkafka 2.0.2's mock, see the Rebalance test), what the
@@ -315,7 +315,7 @@ class ResilienceCase(unittest.TestCase):
             self.note("the mock refused a commit on revoke (REBALANCE_IN_PROGRESS): "
                       "duplicate bound lifted for this run")
             return n, "every event (the mock refused the commit on revoke)"
-        return (handovers * (MAX_IN_FLIGHT + HIGH_WATERMARK),
+        return (handovers * (MAX_IN_FLIGHT + high),
                 f"{handovers} hand-over(s) x (max_in_flight + high watermark)")
 
     def check_committed(self, stack, inputs):
@@ -589,12 +589,17 @@ class Rebalance(ResilienceCase):
             events = make_events("reb", n, 700, {k: "reject" for k in range(3, 700, 70)})
             ledger = Ledger(stack)
             try:
-                a = stack.worker("wa", **worker_conf(auto_commit=False))
+                # Watermarks high enough that the worker never runs dry
+                # while librdkafka refetches after a resume (up to ~1 s):
+                # otherwise B's join can land in an idle gap, with nothing
+                # pending to drain.
+                marks = {"queue_high_watermark": 2000, "queue_low_watermark": 1000}
+                a = stack.worker("wa", **worker_conf(auto_commit=False, worker=marks))
                 self.assertTrue(self.wait_for(lambda: any(assigned_counts(a)), 20),
                                 "wa never got partitions")
                 inputs = Inputs(events, stack.produce(events), parts)
                 self.assertTrue(ledger.wait_distinct(200, 20), "no progress")
-                b = stack.worker("wb", **worker_conf(auto_commit=False))
+                b = stack.worker("wb", **worker_conf(auto_commit=False, worker=marks))
                 self.assertTrue(self.wait_for(lambda: any(assigned_counts(b)), 30, ledger),
                                 f"wb never got partitions: {assigned_counts(b)}")
                 self.assertTrue(self.wait_for(lambda: revoke_drains(a), 5, ledger),
@@ -611,7 +616,8 @@ class Rebalance(ResilienceCase):
                                 "a revoke drain ran into the shutdown timeout")
 
                 handovers = len(drains) + len(revoke_drains(b))
-                self.check_ledger(ledger, inputs, *self.handover_bound(handovers, n, a, b))
+                self.check_ledger(ledger, inputs, *self.handover_bound(
+                    handovers, n, a, b, high=marks["queue_high_watermark"]))
                 # One at a time: the mock refuses commits while the group
                 # rebalances after a member left (see the docstring), so
                 # stopping wb while it rejoins would lose its final commit.
