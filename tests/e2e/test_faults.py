@@ -699,8 +699,10 @@ class RejoinThenSigterm(FaultCase):
                 w2 = stack.worker("w2", **worker_conf())
                 dups = self.check_ledger(ledger, inputs, redo,
                                          "published by w1 but not committed at its exit")
-                self.assertEqual(dups, redo, "each published-but-uncommitted event is redone "
-                                             "exactly once")
+                # At most those: a commit the mock takes late (during the
+                # close, after the rejoin) can still spare some of them.
+                self.assertLessEqual(dups, redo, "more duplicates than events published but "
+                                                 "uncommitted at exit")
                 self.check_committed_to_end(stack, inputs)
                 self.assertEqual(w2.stop(), 0)
 
@@ -1207,8 +1209,10 @@ class SigtermUnderRetries(FaultCase):
                 w2 = stack.worker("w2", **over)
                 dups = self.check_ledger(ledger, inputs, redo,
                                          "published by w1 but not committed at its exit")
-                self.assertEqual(dups, redo, "each published-but-uncommitted event is redone "
-                                             "exactly once")
+                # At most those: a commit the mock takes late (during the
+                # close, after the rejoin) can still spare some of them.
+                self.assertLessEqual(dups, redo, "more duplicates than events published but "
+                                                 "uncommitted at exit")
                 self.check_committed_to_end(stack, inputs)
                 note(f"SIGTERM -> exit 0 in {took:.2f} s (timeout {SHUTDOWN_TIMEOUT_MS} ms) with "
                      f"{stats['retries']} retries so far; committed {committed} = done prefix; "

@@ -474,7 +474,12 @@ class Sigterm(ResilienceCase):
             inputs = Inputs(events, stack.produce(events), parts)
             ledger = Ledger(stack)
             try:
-                w = stack.worker("w1", **worker_conf(auto_commit=False))
+                # A 1 s retry delay: a retry stays pending long enough that
+                # the SIGTERM surely finds some, even right after one of
+                # librdkafka's post-resume fetch gaps.
+                delay_ms = 1000
+                w = stack.worker("w1", **worker_conf(
+                    auto_commit=False, retry={"delays_ms": [delay_ms] * 3, "jitter": 0.0}))
                 self.assertTrue(ledger.wait_distinct(n // 2, 40), "no progress")
                 self.assertLess(ledger.distinct(), n * 3 // 4, "the stream was nearly over")
                 t0, wall0 = time.monotonic(), time.time()
@@ -490,9 +495,10 @@ class Sigterm(ResilienceCase):
                                 "did not exit within shutdown_timeout_ms + 3 s")
                 self.assertIsNotNone(stats, "no stats logged at shutdown")
                 committed, uncommitted = self.snapshot_exited(stack, ledger, inputs)
-                # 503s answered in the last 200 ms: their retry was still due
-                # (the sim flushes its log every 100 ms: read it late).
-                due = [t for t in failed_calls(stack) if wall0 - 0.2 < t < wall0]
+                # 503s answered within one retry delay before the signal:
+                # their retry was still due (the sim flushes its log every
+                # 100 ms: read it late).
+                due = [t for t in failed_calls(stack) if wall0 - delay_ms / 1000 < t < wall0]
                 self.note(f"{len(due)} retries were due after the SIGTERM")
                 self.assertGreater(len(due), 0, "no retry was pending at the SIGTERM")
 
