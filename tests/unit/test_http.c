@@ -295,6 +295,8 @@ static void route(srv_t *s, sconn_t *c, const char *path, const char *head,
                 static const char txt[] = "hello, chunked world";
                 answer_chunked(o, "application/octet-stream", txt,
                                sizeof(txt) - 1, 5);
+        } else if (strncmp(path, "/target", 7) == 0) {
+                answer(o, 200, NULL, path, strlen(path));
         } else if (strcmp(path, "/echo") == 0) {
                 answer(o, 200, NULL, body, blen);
         } else if (strcmp(path, "/headers") == 0) {
@@ -1031,6 +1033,61 @@ static void test_http_concurrent_and_reuse(void)
         fx_close(&fx);
 }
 
+/* A pooled handle keeps its URL pre-parsed and only swaps the path and the
+ * query while the origin stays the same: every request must still reach
+ * exactly its own target, on whichever origin it names. */
+static void test_http_url_reuse(void)
+{
+        static const struct {
+                int         other; /* 1: the second server's origin */
+                const char *target;
+        } steps[] = {
+            {0, "/target/a?x=1"},       {0, "/target/b"},
+            {0, "/target/c?y=2&z=%20"}, {1, "/target/d?q=1"},
+            {1, "/target/d"},           {0, "/target/e?x=%2F"},
+            {0, "/target/f?"},          {1, "/target/g?r=s#frag"},
+        };
+        ew_http_conf_t conf = default_conf();
+        fx_t           fx;
+        srv_t         *other;
+        char           other_base[64];
+        size_t         i;
+        int            failures = 0, other_requests = 0;
+
+        fx_open(&fx, &conf);
+        other = srv_start();
+        ew_snprintf(other_base, sizeof(other_base), "http://127.0.0.1:%d",
+                    other->port);
+        for (i = 0; i < EW_ARRAY_SIZE(steps); i++) {
+                char           url[256], errstr[256] = "", want[256];
+                ew_http_req_t *req;
+                got_t          g;
+
+                memset(&g, 0, sizeof(g));
+                g_done = 0;
+                ew_snprintf(url, sizeof(url), "%s%s",
+                            steps[i].other ? other_base : fx.base,
+                            steps[i].target);
+                /* The fragment never goes on the wire. */
+                ew_snprintf(want, sizeof(want), "%.*s",
+                            (int)strcspn(steps[i].target, "#"),
+                            steps[i].target);
+                req = ew_http_post(fx.http, url, "{}", 2, NULL, on_done, &g,
+                                   errstr, sizeof(errstr));
+                if (!req || drive(&fx, &g_done, 1, 10000) != 0 ||
+                    g.status != 200 || strcmp(g.body, want) != 0) {
+                        fprintf(stderr, "step %zu: %s: got %d \"%s\" %s\n", i,
+                                url, g.status, g.body, errstr);
+                        failures++;
+                }
+                other_requests += steps[i].other;
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+        CU_ASSERT_EQUAL(atomic_load(&other->requests), other_requests);
+        fx_close(&fx);
+        srv_stop(other);
+}
+
 static void test_http_timeout(void)
 {
         ew_http_conf_t conf = default_conf();
@@ -1545,6 +1602,7 @@ static const ew_test_case_t http_cases[] = {
     {"chunked", test_http_chunked},
     {"headers_sent", test_http_headers_sent},
     {"concurrent_and_reuse", test_http_concurrent_and_reuse},
+    {"url_reuse", test_http_url_reuse},
     {"timeout", test_http_timeout},
     {"refused", test_http_refused},
     {"tls_handshake_fails", test_http_tls_handshake_fails},
