@@ -9,7 +9,9 @@
  * worker only needs to check a document, look up a few members and copy
  * some of them on, so this reader lays a text out as a flat array of tokens
  * instead, and the copied members travel as their original text.
- * json-c remains for everything off the hot path.
+ * json-c remains for everything off the hot path. (callgrind, gcc -O2, a
+ * 422-byte event: about 8 instructions per byte to parse, 10 with
+ * EW_JSON_UNIQUE_KEYS, against json-c's 125 to parse and free its tree.)
  *
  * Reader. ew_json_parse() checks a whole text against RFC 8259 and records
  * its values in document order. A value is addressed by its token index; the
@@ -75,8 +77,9 @@ typedef struct ew_json_doc {
 /* Prepares doc for ew_json_parse (no allocation). */
 void ew_json_doc_init(ew_json_doc_t *doc);
 
-/* Frees heap token storage, if any. NULL-safe; doc may be parsed again
- * after ew_json_doc_init(). */
+/* Frees heap token storage, if any, and leaves doc as ew_json_doc_init()
+ * does (so it may be parsed again). NULL-safe. A doc that is parsed again
+ * without a release keeps and reuses its heap storage. */
 void ew_json_doc_release(ew_json_doc_t *doc);
 
 /* Parses text[0..len) into doc (which must have been initialised; a doc may
@@ -87,7 +90,10 @@ void ew_json_doc_release(ew_json_doc_t *doc);
  * strings, \u escapes of surrogates properly paired; no NUL byte anywhere
  * outside a \u0000 escape. Nesting deeper than max_depth (arrays and objects
  * count one level each) is refused, as are texts over 4 GiB.
- * flags: EW_JSON_UNIQUE_KEYS.
+ * flags: EW_JSON_UNIQUE_KEYS (names compare decoded, so "a" and "\u0061"
+ * are the same; objects of up to 16 members are checked pairwise, larger
+ * ones by sorting their names, so the check costs O(n log n) comparisons
+ * whatever the names).
  *
  * Returns 0, or -1 with errstr set to a message naming the byte offset and
  * what was wrong there, e.g. "at byte 17: expected ',' or '}'"; after a
@@ -153,12 +159,13 @@ int ew_json_str_eq(const ew_json_doc_t *doc, uint32_t i, const char *s,
  * number of bytes written before the NUL. i must be a STRING. */
 size_t ew_json_str_copy(const ew_json_doc_t *doc, uint32_t i, char *dst);
 
-/* Number i as an int64_t. Returns 0, or -1 if i is not a NUMBER, has a
- * fraction or exponent, or is out of range. */
+/* Number i as an int64_t ("-0" is 0). Returns 0, or -1 (*out untouched)
+ * if i is not a NUMBER, has a fraction or exponent, or is out of range. */
 int ew_json_int64(const ew_json_doc_t *doc, uint32_t i, int64_t *out);
 
-/* Number i as a double (strtod semantics; overflow gives +-HUGE_VAL).
- * Returns 0, or -1 if i is not a NUMBER. */
+/* Number i as a double (strtod semantics; overflow gives +-HUGE_VAL,
+ * "-0" gives -0.0). Returns 0, or -1 if i is not a NUMBER (or, for a
+ * number of 64 digits or more, out of memory for its copy). */
 int ew_json_double(const ew_json_doc_t *doc, uint32_t i, double *out);
 
 /* ------------------------------------------------------------------ */
@@ -189,7 +196,8 @@ void ew_jbuf_raw(ew_jbuf_t *b, const char *s, size_t n);
 void ew_jbuf_char(ew_jbuf_t *b, char c);
 
 /* Appends s[0..n) as a JSON string: quotes, '"' and '\\' escaped, control
- * characters as \n, \t, ... or \u00XX. Valid UTF-8 is copied as it is;
+ * characters as \b, \f, \n, \r, \t or \u00xx (lower-case hex), DEL and
+ * everything else ASCII as it is. Valid UTF-8 is copied as it is;
  * each byte of an invalid sequence becomes U+FFFD, so the output is always
  * valid JSON. '/' is not escaped. */
 void ew_jbuf_str(ew_jbuf_t *b, const char *s, size_t n);
@@ -200,14 +208,16 @@ void ew_jbuf_cstr(ew_jbuf_t *b, const char *s);
 /* Appends a decimal integer. */
 void ew_jbuf_int(ew_jbuf_t *b, int64_t v);
 
-/* Appends "key": (key escaped as by ew_jbuf_str), preceded by ',' unless
- * the last byte written is '{'. */
+/* Appends "key": (key escaped as by ew_jbuf_str; must not be NULL),
+ * preceded by ',' unless the last byte written is '{' or nothing has been
+ * written yet. */
 void ew_jbuf_key(ew_jbuf_t *b, const char *key);
 
 /* Hands the text to the caller: returns the NUL-terminated buffer (caller
  * frees) and its length in *lenp (may be NULL), and leaves b empty and
- * not failed. Returns NULL if the buffer failed (allocation or limit),
- * also leaving b empty. */
+ * not failed, with the same limit, ready for the next text. With nothing
+ * written the text is "" (allocated here). Returns NULL if the buffer
+ * failed (allocation or limit), also leaving b empty and usable. */
 char *ew_jbuf_take(ew_jbuf_t *b, size_t *lenp);
 
 #endif /* EW_JSON_H */

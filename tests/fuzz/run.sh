@@ -18,7 +18,7 @@ set -uo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 top=$(cd "$here/../.." && pwd)
 build="$top/build-fuzz"
-all_targets=(fuzz_event fuzz_response fuzz_config)
+all_targets=(fuzz_event fuzz_response fuzz_config fuzz_ewjson)
 
 seconds=${EW_FUZZ_SECONDS:-20}
 replay=0
