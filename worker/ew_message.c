@@ -1,11 +1,13 @@
 /*
  * ew_message - see ew_message.h; the contracts are in docs/contracts.md.
  *
- * The outcome is written on the hot path (one per event), so it is built
- * by hand into one growing buffer rather than through a json-c tree; only
- * engagementDetails, which the API returned as JSON, is serialised by
- * json-c. Every string goes through json_str(), which escapes it and
- * replaces invalid UTF-8 by U+FFFD, so the output is always valid JSON.
+ * Both JSON values are written straight into an ew_jbuf, member by member;
+ * engagementDetails, which the classifier kept as the API's checked JSON
+ * text, is copied in as it is. ew_jbuf_str escapes every string, so the
+ * output is always valid JSON. The outcome's strings come from checked
+ * JSON and are valid UTF-8; the dead-letter line's may not be (an invalid
+ * event), and there the contract asks for one U+FFFD per maximal
+ * ill-formed subpart (dl_str), where ew_jbuf_str would write one per byte.
  */
 #include "ew_message.h"
 
@@ -14,20 +16,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ew_json.h"
 #include "ew_util.h"
 
 /* Upper bound of an outcome: engagementDetails can be as large as the
  * answer it came from (EW_RESPONSE_MAX_BODY), plus the identifiers. */
 #define OUTCOME_MAX ((size_t)8 * EW_RESPONSE_MAX_BODY)
 
-/* A growable buffer with a limit; once an append fails it stays failed. */
-typedef struct sbuf {
-        char  *data;
-        size_t len;
-        size_t size;
-        size_t max;
-        int    failed;
-} sbuf_t;
+/* Appends a string literal (JSON punctuation and member names). */
+#define JB_LIT(b, lit) ew_jbuf_raw((b), (lit), sizeof(lit) - 1)
 
 const char *ew_dead_kind_str(ew_dead_kind_t kind)
 {
@@ -42,222 +39,13 @@ const char *ew_dead_kind_str(ew_dead_kind_t kind)
         return "unknown";
 }
 
-static void sbuf_init(sbuf_t *b, size_t initial, size_t max)
-{
-        b->len    = 0;
-        b->max    = max;
-        b->size   = initial < max ? initial : max;
-        b->data   = malloc(b->size);
-        b->failed = b->data == NULL;
-}
-
-/* Makes room for n more bytes plus a NUL. */
-static int sbuf_reserve(sbuf_t *b, size_t n)
-{
-        size_t need, size;
-        char  *p;
-
-        if (b->failed)
-                return -1;
-        if (n > b->max || b->len + 1 > b->max - n) {
-                b->failed = 1;
-                return -1;
-        }
-        need = b->len + n + 1;
-        if (need <= b->size)
-                return 0;
-        size = b->size ? b->size : 64;
-        while (size < need)
-                size = size > b->max / 2 ? b->max : size * 2;
-        p = realloc(b->data, size);
-        if (!p) {
-                b->failed = 1;
-                return -1;
-        }
-        b->data = p;
-        b->size = size;
-        return 0;
-}
-
-static void sbuf_add(sbuf_t *b, const char *s, size_t n)
-{
-        if (sbuf_reserve(b, n))
-                return;
-        memcpy(b->data + b->len, s, n);
-        b->len += n;
-}
-
-static void sbuf_lit(sbuf_t *b, const char *s)
-{
-        sbuf_add(b, s, strlen(s));
-}
-
-static void sbuf_i64(sbuf_t *b, int64_t v)
-{
-        char num[24];
-        int  n = snprintf(num, sizeof(num), "%" PRId64, v);
-
-        sbuf_add(b, num, (size_t)n);
-}
-
-/* Hands the NUL-terminated contents to the caller, or frees them and
- * returns NULL if an append failed. */
-static char *sbuf_finish(sbuf_t *b, size_t *lenp)
-{
-        if (!b->failed && sbuf_reserve(b, 0) == 0) {
-                b->data[b->len] = '\0';
-                if (lenp)
-                        *lenp = b->len;
-                return b->data;
-        }
-        free(b->data);
-        b->data = NULL;
-        if (lenp)
-                *lenp = 0;
-        return NULL;
-}
-
-/* Length of the well-formed UTF-8 sequence at p (1 to 4), or 0 with *bad
- * set to the length of its maximal ill-formed subpart (Unicode 15, 3.9),
- * which is replaced by one U+FFFD. */
-static size_t utf8_seq(const unsigned char *p, size_t avail, size_t *bad)
-{
-        unsigned char lo = 0x80, hi = 0xbf;
-        size_t        need, i;
-
-        if (p[0] < 0x80)
-                return 1;
-        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
-                need = 1;
-        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
-                need = 2;
-                if (p[0] == 0xe0)
-                        lo = 0xa0; /* no overlongs */
-                else if (p[0] == 0xed)
-                        hi = 0x9f; /* no surrogates */
-        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
-                need = 3;
-                if (p[0] == 0xf0)
-                        lo = 0x90; /* no overlongs */
-                else if (p[0] == 0xf4)
-                        hi = 0x8f; /* nothing past U+10FFFF */
-        } else {
-                *bad = 1;
-                return 0;
-        }
-        for (i = 1; i <= need; i++) {
-                if (i >= avail || p[i] < lo || p[i] > hi) {
-                        *bad = i;
-                        return 0;
-                }
-                lo = 0x80;
-                hi = 0xbf;
-        }
-        return need + 1;
-}
-
-/* Appends s[0..len) as a JSON string: quoted, escaped, invalid UTF-8
- * replaced by U+FFFD. */
-static void json_str(sbuf_t *b, const char *s, size_t len)
-{
-        static const char    hex[] = "0123456789abcdef";
-        const unsigned char *p     = (const unsigned char *)s;
-        size_t               i = 0, run = 0;
-
-        sbuf_add(b, "\"", 1);
-        while (i < len) {
-                unsigned char c = p[i];
-                size_t        n, bad = 0;
-                char          esc[6];
-
-                if (c >= 0x20 && c < 0x80 && c != '"' && c != '\\') {
-                        i++;
-                        run++;
-                        continue;
-                }
-                /* Flush the plain run before this byte. */
-                sbuf_add(b, s + i - run, run);
-                run = 0;
-                if (c >= 0x80) {
-                        n = utf8_seq(p + i, len - i, &bad);
-                        if (n) {
-                                sbuf_add(b, s + i, n);
-                                i += n;
-                        } else {
-                                sbuf_add(b, "\xef\xbf\xbd", 3);
-                                i += bad;
-                        }
-                        continue;
-                }
-                esc[0] = '\\';
-                switch (c) {
-                case '"':
-                case '\\':
-                        esc[1] = (char)c;
-                        sbuf_add(b, esc, 2);
-                        break;
-                case '\n':
-                        sbuf_add(b, "\\n", 2);
-                        break;
-                case '\r':
-                        sbuf_add(b, "\\r", 2);
-                        break;
-                case '\t':
-                        sbuf_add(b, "\\t", 2);
-                        break;
-                default:
-                        esc[1] = 'u';
-                        esc[2] = '0';
-                        esc[3] = '0';
-                        esc[4] = hex[c >> 4];
-                        esc[5] = hex[c & 0xf];
-                        sbuf_add(b, esc, 6);
-                        break;
-                }
-                i++;
-        }
-        sbuf_add(b, s + i - run, run);
-        sbuf_add(b, "\"", 1);
-}
-
-/* A C string as JSON, or null for NULL. */
-static void json_cstr(sbuf_t *b, const char *s)
-{
-        if (s)
-                json_str(b, s, strlen(s));
-        else
-                sbuf_lit(b, "null");
-}
-
-/* Appends ,"name": (the first member passes first=1 to skip the comma). */
-static void json_key(sbuf_t *b, const char *name, int first)
-{
-        if (!first)
-                sbuf_add(b, ",", 1);
-        json_str(b, name, strlen(name));
-        sbuf_add(b, ":", 1);
-}
-
-static void json_source(sbuf_t *b, const ew_source_t *src)
-{
-        sbuf_lit(b, "{\"topic\":");
-        json_cstr(b, src->topic);
-        sbuf_lit(b, ",\"partition\":");
-        sbuf_i64(b, src->partition);
-        sbuf_lit(b, ",\"offset\":");
-        sbuf_i64(b, src->offset);
-        sbuf_add(b, "}", 1);
-}
-
 char *ew_message_outcome(const char *event_id, const char *account_id,
                          const ew_result_t *res, int attempts,
                          const ew_source_t *src, int64_t completed_at_ms,
                          size_t *lenp)
 {
-        const char *details     = NULL;
-        size_t      details_len = 0;
-        char        ts[EW_RFC3339_SIZE];
-        sbuf_t      b;
+        char      ts[EW_RFC3339_SIZE];
+        ew_jbuf_t b;
 
         if (lenp)
                 *lenp = 0;
@@ -267,47 +55,43 @@ char *ew_message_outcome(const char *event_id, const char *account_id,
              res->kind != EW_RESULT_UNAVAILABLE))
                 return NULL;
 
-        if (res->engagement_details) {
-                details = json_object_to_json_string_length(
-                    res->engagement_details,
-                    JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-                    &details_len);
-                if (!details)
-                        return NULL;
-        }
-
-        sbuf_init(&b, 384 + details_len, OUTCOME_MAX);
-        sbuf_add(&b, "{", 1);
-        json_key(&b, "eventId", 1);
-        json_cstr(&b, event_id);
-        json_key(&b, "accountId", 0);
-        json_cstr(&b, account_id);
-        json_key(&b, "outcome", 0);
-        json_cstr(&b, ew_result_kind_str(res->kind));
-        json_key(&b, "httpStatus", 0);
-        sbuf_i64(&b, res->http_status);
-        json_key(&b, "attempts", 0);
-        sbuf_i64(&b, attempts);
-        json_key(&b, "visitorId", 0);
-        json_cstr(&b, res->visitor_id);
-        json_key(&b, "sessionId", 0);
-        json_cstr(&b, res->session_id);
-        json_key(&b, "pageId", 0);
-        json_cstr(&b, res->page_id);
+        ew_jbuf_init(&b, OUTCOME_MAX);
+        JB_LIT(&b, "{\"eventId\":");
+        ew_jbuf_cstr(&b, event_id);
+        JB_LIT(&b, ",\"accountId\":");
+        ew_jbuf_cstr(&b, account_id);
+        JB_LIT(&b, ",\"outcome\":");
+        ew_jbuf_cstr(&b, ew_result_kind_str(res->kind));
+        JB_LIT(&b, ",\"httpStatus\":");
+        ew_jbuf_int(&b, res->http_status);
+        JB_LIT(&b, ",\"attempts\":");
+        ew_jbuf_int(&b, attempts);
+        JB_LIT(&b, ",\"visitorId\":");
+        ew_jbuf_cstr(&b, res->visitor_id);
+        JB_LIT(&b, ",\"sessionId\":");
+        ew_jbuf_cstr(&b, res->session_id);
+        JB_LIT(&b, ",\"pageId\":");
+        ew_jbuf_cstr(&b, res->page_id);
         if (res->kind == EW_RESULT_CONVERSATION) {
-                json_key(&b, "conversationId", 0);
-                json_cstr(&b, res->conversation_id);
+                JB_LIT(&b, ",\"conversationId\":");
+                ew_jbuf_cstr(&b, res->conversation_id);
         }
-        if (details) {
-                json_key(&b, "engagementDetails", 0);
-                sbuf_add(&b, details, details_len);
+        if (res->engagement_details) {
+                /* Checked by the classifier's parser: copied as it is. */
+                JB_LIT(&b, ",\"engagementDetails\":");
+                ew_jbuf_raw(&b, res->engagement_details,
+                            res->engagement_details_len);
         }
-        json_key(&b, "source", 0);
-        json_source(&b, src);
-        json_key(&b, "completedAt", 0);
-        json_cstr(&b, ew_rfc3339_ms(completed_at_ms, ts, sizeof(ts)));
-        sbuf_add(&b, "}", 1);
-        return sbuf_finish(&b, lenp);
+        JB_LIT(&b, ",\"source\":{\"topic\":");
+        ew_jbuf_cstr(&b, src->topic);
+        JB_LIT(&b, ",\"partition\":");
+        ew_jbuf_int(&b, src->partition);
+        JB_LIT(&b, ",\"offset\":");
+        ew_jbuf_int(&b, src->offset);
+        JB_LIT(&b, "},\"completedAt\":");
+        ew_jbuf_cstr(&b, ew_rfc3339_ms(completed_at_ms, ts, sizeof(ts)));
+        ew_jbuf_char(&b, '}');
+        return ew_jbuf_take(&b, lenp);
 }
 
 /* One text header. */
@@ -357,12 +141,96 @@ done:
         return r;
 }
 
+/* Length of the well-formed UTF-8 sequence at p (1 to 4), or 0 with *bad
+ * set to the length of its maximal ill-formed subpart (Unicode 15, 3.9),
+ * which is replaced by one U+FFFD. */
+static size_t utf8_seq(const unsigned char *p, size_t avail, size_t *bad)
+{
+        unsigned char lo = 0x80, hi = 0xbf;
+        size_t        need, i;
+
+        if (p[0] < 0x80)
+                return 1;
+        if (p[0] >= 0xc2 && p[0] <= 0xdf) {
+                need = 1;
+        } else if (p[0] >= 0xe0 && p[0] <= 0xef) {
+                need = 2;
+                if (p[0] == 0xe0)
+                        lo = 0xa0; /* no overlongs */
+                else if (p[0] == 0xed)
+                        hi = 0x9f; /* no surrogates */
+        } else if (p[0] >= 0xf0 && p[0] <= 0xf4) {
+                need = 3;
+                if (p[0] == 0xf0)
+                        lo = 0x90; /* no overlongs */
+                else if (p[0] == 0xf4)
+                        hi = 0x8f; /* nothing past U+10FFFF */
+        } else {
+                *bad = 1;
+                return 0;
+        }
+        for (i = 1; i <= need; i++) {
+                if (i >= avail || p[i] < lo || p[i] > hi) {
+                        *bad = i;
+                        return 0;
+                }
+                lo = 0x80;
+                hi = 0xbf;
+        }
+        return need + 1;
+}
+
+/* Appends s[0..len) as a JSON string, each maximal ill-formed UTF-8
+ * subpart replaced by one U+FFFD (docs/contracts.md, dead letter as one
+ * JSON line). Valid text goes to ew_jbuf_str as it is; invalid text is
+ * repaired into a copy first (3 bytes at most per input byte), or, if
+ * that copy cannot be allocated, left to ew_jbuf_str's per-byte repair. */
+static void dl_str(ew_jbuf_t *b, const char *s, size_t len)
+{
+        const unsigned char *p = (const unsigned char *)s;
+        char                *fixed;
+        size_t               i = 0, o = 0;
+
+        if (ew_utf8_valid(s, len)) {
+                ew_jbuf_str(b, s, len);
+                return;
+        }
+        if (len > SIZE_MAX / 3 || !(fixed = malloc(3 * len))) {
+                ew_jbuf_str(b, s, len);
+                return;
+        }
+        while (i < len) {
+                size_t bad = 0, n = utf8_seq(p + i, len - i, &bad);
+
+                if (n) {
+                        memcpy(fixed + o, s + i, n);
+                        o += n;
+                        i += n;
+                } else {
+                        memcpy(fixed + o, "\xef\xbf\xbd", 3);
+                        o += 3;
+                        i += bad;
+                }
+        }
+        ew_jbuf_str(b, fixed, o);
+        free(fixed);
+}
+
+/* dl_str of a C string; NULL is written as null. */
+static void dl_cstr(ew_jbuf_t *b, const char *s)
+{
+        if (s)
+                dl_str(b, s, strlen(s));
+        else
+                JB_LIT(b, "null");
+}
+
 char *ew_message_dead_letter_json(const ew_dead_letter_t *dl, const char *value,
                                   size_t value_len, size_t *lenp)
 {
-        char   ts[EW_RFC3339_SIZE];
-        size_t msg_len, max;
-        sbuf_t b;
+        char      ts[EW_RFC3339_SIZE];
+        size_t    msg_len, max;
+        ew_jbuf_t b;
 
         if (lenp)
                 *lenp = 0;
@@ -378,39 +246,38 @@ char *ew_message_dead_letter_json(const ew_dead_letter_t *dl, const char *value,
         if (dl->event_id)
                 max += 6 * strlen(dl->event_id);
 
-        sbuf_init(&b, 512 + value_len + msg_len, max);
-        sbuf_add(&b, "{", 1);
-        json_key(&b, EW_HDR_ERROR_KIND, 1);
-        json_cstr(&b, ew_dead_kind_str(dl->kind));
-        json_key(&b, EW_HDR_ERROR_MESSAGE, 0);
-        json_str(&b, dl->message ? dl->message : "", msg_len);
+        ew_jbuf_init(&b, max);
+        JB_LIT(&b, "{\"" EW_HDR_ERROR_KIND "\":");
+        dl_cstr(&b, ew_dead_kind_str(dl->kind));
+        JB_LIT(&b, ",\"" EW_HDR_ERROR_MESSAGE "\":");
+        dl_str(&b, dl->message ? dl->message : "", msg_len);
         if (dl->http_status > 0) {
-                json_key(&b, EW_HDR_ERROR_HTTP_STATUS, 0);
-                sbuf_i64(&b, dl->http_status);
+                JB_LIT(&b, ",\"" EW_HDR_ERROR_HTTP_STATUS "\":");
+                ew_jbuf_int(&b, dl->http_status);
         }
         if (dl->internal_code >= 0) {
-                json_key(&b, EW_HDR_ERROR_INTERNAL_CODE, 0);
-                sbuf_i64(&b, dl->internal_code);
+                JB_LIT(&b, ",\"" EW_HDR_ERROR_INTERNAL_CODE "\":");
+                ew_jbuf_int(&b, dl->internal_code);
         }
-        json_key(&b, EW_HDR_ERROR_ATTEMPTS, 0);
-        sbuf_i64(&b, dl->attempts);
-        json_key(&b, EW_HDR_SOURCE_TOPIC, 0);
-        json_cstr(&b, dl->source.topic);
-        json_key(&b, EW_HDR_SOURCE_PARTITION, 0);
-        sbuf_i64(&b, dl->source.partition);
-        json_key(&b, EW_HDR_SOURCE_OFFSET, 0);
-        sbuf_i64(&b, dl->source.offset);
-        json_key(&b, EW_HDR_EVENT_ID, 0);
-        json_cstr(&b, dl->event_id);
-        json_key(&b, EW_HDR_FAILED_AT, 0);
-        json_cstr(&b, ew_rfc3339_ms(dl->failed_at_ms, ts, sizeof(ts)));
-        json_key(&b, "event", 0);
+        JB_LIT(&b, ",\"" EW_HDR_ERROR_ATTEMPTS "\":");
+        ew_jbuf_int(&b, dl->attempts);
+        JB_LIT(&b, ",\"" EW_HDR_SOURCE_TOPIC "\":");
+        dl_cstr(&b, dl->source.topic);
+        JB_LIT(&b, ",\"" EW_HDR_SOURCE_PARTITION "\":");
+        ew_jbuf_int(&b, dl->source.partition);
+        JB_LIT(&b, ",\"" EW_HDR_SOURCE_OFFSET "\":");
+        ew_jbuf_int(&b, dl->source.offset);
+        JB_LIT(&b, ",\"" EW_HDR_EVENT_ID "\":");
+        dl_cstr(&b, dl->event_id);
+        JB_LIT(&b, ",\"" EW_HDR_FAILED_AT "\":");
+        dl_cstr(&b, ew_rfc3339_ms(dl->failed_at_ms, ts, sizeof(ts)));
+        JB_LIT(&b, ",\"event\":");
         if (value)
-                json_str(&b, value, value_len);
+                dl_str(&b, value, value_len);
         else
-                sbuf_lit(&b, "null"); /* a tombstone */
-        sbuf_add(&b, "}", 1);
-        return sbuf_finish(&b, lenp);
+                JB_LIT(&b, "null"); /* a tombstone */
+        ew_jbuf_char(&b, '}');
+        return ew_jbuf_take(&b, lenp);
 }
 
 const void *ew_message_key(const void *input_key, size_t input_key_len,

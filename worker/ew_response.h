@@ -13,10 +13,11 @@
  *   REJECTED      other 4xx (not retried), and unexpected 1xx/3xx
  *
  * The body is never trusted: the content type is ignored (the API sends
- * JSON as application/octet-stream), and empty, non-JSON, truncated or
- * oddly shaped bodies are classified by status alone with a message that
- * says what was wrong. A 200/201 whose body is not a JSON object is
- * RETRYABLE ("unparseable success body"), since the answer was lost.
+ * JSON as application/octet-stream), and empty, non-JSON (RFC 8259, read
+ * strictly), truncated or oddly shaped bodies are classified by status
+ * alone with a message that says what was wrong. A 200/201 whose body is
+ * not a JSON object is RETRYABLE ("unparseable success body"), since the
+ * answer was lost.
  *
  * Error bodies look like {"time":…,"message":"…","internalCode":N}; the
  * internalCode and message are kept.
@@ -28,8 +29,6 @@
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <json-c/json.h>
 
 #include "ew_config.h"
 
@@ -56,8 +55,9 @@ typedef enum ew_result_kind {
  * "rejected". */
 const char *ew_result_kind_str(ew_result_kind_t kind);
 
-/* One classified answer. All strings and the JSON reference are owned by
- * the result and released by ew_result_clear(). */
+/* One classified answer. The strings live in one allocation (mem) that
+ * the result owns and ew_result_clear() releases; do not free them one by
+ * one. */
 typedef struct ew_result {
         ew_result_kind_t kind;
         int              http_status;   /* 0 for a transport error or timeout */
@@ -68,8 +68,13 @@ typedef struct ew_result {
         char *page_id;    /* from a success body; may be NULL */
         char *conversation_id; /* CONVERSATION only */
         char *loading_vid;     /* LOADING only, may be NULL if not announced */
-        json_object
-            *engagement_details; /* the array as returned; may be NULL */
+        /* engagementDetails as the API returned them: the JSON text of an
+         * array (a single object is wrapped as a one-entry array), checked
+         * by the parser, insignificant white space removed, NUL-terminated;
+         * NULL when absent. */
+        char  *engagement_details;
+        size_t engagement_details_len;
+        void  *mem; /* the allocation the strings above point into */
 } ew_result_t;
 
 /* Classifies an HTTP answer. body may be NULL (len 0) and need not be

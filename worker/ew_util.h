@@ -18,7 +18,8 @@ int64_t ew_wall_ms(void);
 
 /* Formats epoch milliseconds as RFC 3339 UTC with milliseconds,
  * e.g. "2026-11-24T06:15:40.123Z". buf must hold EW_RFC3339_SIZE bytes.
- * Returns buf. */
+ * Returns buf. Thread-safe: each thread keeps the last second it
+ * formatted, so calls within one second only write the milliseconds. */
 #define EW_RFC3339_SIZE 32
 char *ew_rfc3339_ms(int64_t epoch_ms, char *buf, size_t size);
 

@@ -14,7 +14,8 @@
  * turned into the outcome message as the engine does (ew_message_outcome).
  * The target checks what ew_response.h promises (the status-to-kind table,
  * which fields each kind may carry, bounded strings, Retry-After within
- * 0..EW_RETRY_AFTER_MAX_MS or -1) and that the outcome is valid UTF-8 and
+ * 0..EW_RETRY_AFTER_MAX_MS or -1), that the kept engagementDetails are a
+ * compact JSON array, and that the outcome is valid UTF-8 and
  * strict JSON (RFC 8259 as fuzz_json.c reads it, and json-c). A broken
  * promise aborts, so the fuzzer keeps the input.
  */
@@ -101,6 +102,43 @@ static void check_kind(int status, const ew_result_t *res)
                 CHECK(res->kind == EW_RESULT_LOADING);
 }
 
+/* The kept engagementDetails: exactly engagement_details_len bytes of
+ * strict JSON without white space between tokens, forming a non-empty
+ * array. */
+static void check_details(const ew_result_t *res)
+{
+        const char          *d   = res->engagement_details;
+        size_t               len = res->engagement_details_len, i;
+        struct json_tokener *tok;
+        json_object         *o;
+        int                  in_str = 0;
+
+        CHECK(strlen(d) == len);
+        CHECK(ew_utf8_valid(d, len));
+        CHECK(fuzz_json_valid(d, len, JSON_TOKENER_DEFAULT_DEPTH * 4));
+        for (i = 0; i < len; i++) {
+                if (in_str) {
+                        if (d[i] == '\\')
+                                i++;
+                        else if (d[i] == '"')
+                                in_str = 0;
+                } else if (d[i] == '"') {
+                        in_str = 1;
+                } else {
+                        CHECK(!strchr(" \t\r\n", d[i]));
+                }
+        }
+        tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH * 4);
+        CHECK(tok != NULL);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, d, (int)len + 1);
+        CHECK(json_tokener_get_error(tok) == json_tokener_success);
+        CHECK(json_object_is_type(o, json_type_array));
+        CHECK(json_object_array_length(o) > 0);
+        json_object_put(o);
+        json_tokener_free(tok);
+}
+
 /* What each kind may carry, and the bounds on kept strings. */
 static void check_fields(int status, const ew_result_t *res)
 {
@@ -124,12 +162,10 @@ static void check_fields(int status, const ew_result_t *res)
                 CHECK(res->loading_vid == NULL);
         }
         if (res->engagement_details)
-                CHECK(json_object_is_type(res->engagement_details,
-                                          json_type_array));
+                check_details(res);
         if (res->kind == EW_RESULT_ENGAGEMENT ||
             res->kind == EW_RESULT_CONVERSATION)
-                CHECK(res->engagement_details != NULL &&
-                      json_object_array_length(res->engagement_details) > 0);
+                CHECK(res->engagement_details != NULL);
 }
 
 /* What the engine does with a success: the outcome message. */

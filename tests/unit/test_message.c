@@ -2,10 +2,14 @@
  * test_message - outcome values, dead-letter headers and JSON lines, and
  * message keys; every built value is parsed back and checked field by
  * field, and outcomes are checked against docs/schemas/outcome.schema.json.
+ * Also ew_rfc3339_ms, which writes completedAt and failedAt (ew_util has no
+ * test of its own).
  */
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "ew_message.h"
 #include "ew_test.h"
@@ -242,34 +246,133 @@ static void test_outcome_escaping(void)
         s = ew_message_outcome("e\"1", "a", &res, 1, &src, 0, &len);
         CU_ASSERT_PTR_NOT_NULL_FATAL(s);
         CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"eventId\":\"e\\\"1\""));
-        CU_ASSERT_PTR_NOT_NULL(strstr(s, "\\n\\r\\t\\u0008\\u000c\x7f"));
+        CU_ASSERT_PTR_NOT_NULL(strstr(s, "\\n\\r\\t\\b\\f\x7f"));
         CU_ASSERT_PTR_NOT_NULL(strstr(s, "c\\u0001\\u001f"));
         CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"completedAt\":\"1970-01-01T00:00:"
                                          "00.000Z\""));
         free(s);
 }
 
-/* json-c passes odd number texts through; the outcome must stay JSON. */
+/* Numbers in engagementDetails travel as the API wrote them; number forms
+ * outside RFC 8259 (which json-c used to accept) make the answer
+ * unparseable, so they never reach an outcome. */
 static void test_outcome_number_texts(void)
 {
         static const char body[] =
             "{\"engagementDetails\":[{\"status\":\"expose\","
-            "\"a\":01.5,\"b\":1.,\"c\":1.25e2,\"d\":-0.5}]}";
-        ew_result_t  res;
-        json_object *o;
-        size_t       len;
-        char        *s;
+            "\"c\":1.25e2,\"d\":-0.5,\"e\":-0,\"f\":1E+2,\"g\":0.000001,"
+            "\"h\":12345678901234567890123}]}";
+        static const char *const odd[] = {"01.5", "1.",  ".5",        "+1",
+                                          "0x10", "NaN", "-Infinity", "1e"};
+        ew_result_t              res;
+        json_object             *o;
+        size_t                   len, i;
+        char                    *s, odd_body[128];
+        int                      failures = 0;
 
         ew_response_classify(EW_API_V1_1, 201, body, sizeof(body) - 1, &res);
         CU_ASSERT_EQUAL_FATAL(res.kind, EW_RESULT_ENGAGEMENT);
         s = ew_message_outcome("e", "a", &res, 1, &src, 0, &len);
         CU_ASSERT_PTR_NOT_NULL_FATAL(s);
-        CU_ASSERT_PTR_NULL(strstr(s, "01.5"));
-        CU_ASSERT_PTR_NULL(strstr(s, "1.,"));
-        CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"c\":1.25e2"));
-        CU_ASSERT_PTR_NOT_NULL(strstr(s, "\"d\":-0.5"));
+        CU_ASSERT_PTR_NOT_NULL(
+            strstr(s, "\"c\":1.25e2,\"d\":-0.5,\"e\":-0,\"f\":1E+2,"
+                      "\"g\":0.000001,\"h\":12345678901234567890123}"));
         o = parse_back(s, len);
         json_object_put(o);
+        free(s);
+        ew_result_clear(&res);
+
+        for (i = 0; i < EW_ARRAY_SIZE(odd); i++) {
+                snprintf(odd_body, sizeof(odd_body),
+                         "{\"engagementDetails\":[{\"status\":\"expose\","
+                         "\"a\":%s}]}",
+                         odd[i]);
+                ew_response_classify(EW_API_V1_1, 201, odd_body,
+                                     strlen(odd_body), &res);
+                if (res.kind != EW_RESULT_RETRYABLE || !res.message ||
+                    !strstr(res.message, "body is not JSON") ||
+                    res.engagement_details ||
+                    ew_message_outcome("e", "a", &res, 1, &src, 0, &len)) {
+                        fprintf(stderr, "number %s: %s '%s'\n", odd[i],
+                                ew_result_kind_str(res.kind),
+                                res.message ? res.message : "(null)");
+                        failures++;
+                }
+                ew_result_clear(&res);
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* engagementDetails are copied as the API wrote them, less the white
+ * space between tokens (an outcome is one line without white space). */
+static void test_outcome_details_text(void)
+{
+        static const struct {
+                const char *body;
+                const char *details; /* exactly as in the outcome */
+        } rows[] = {
+            {"{\"engagementDetails\":[{\"status\":\"expose\",\"n\":1}]}",
+             "[{\"status\":\"expose\",\"n\":1}]"},
+            {"{\"engagementDetails\" : [ {\"status\" :\t\"expose\" ,\r\n"
+             "  \"name\": \"a b \\u00e9\\\" \\\\\" , \"x\" : [ 1 , [ ] , { } ] "
+             "} ] }",
+             "[{\"status\":\"expose\",\"name\":\"a b \\u00e9\\\" \\\\\","
+             "\"x\":[1,[],{}]}]"},
+            /* a single object becomes a one-entry array */
+            {"{\"engagementDetails\":{\"status\":\"expose\"}}",
+             "[{\"status\":\"expose\"}]"},
+            {"{\"engagementDetails\": { \"status\": \"expose\" } }",
+             "[{\"status\":\"expose\"}]"},
+            /* entries of unknown status are kept as well */
+            {"{\"engagementDetails\":[{\"status\":\"closed\"},\n7,null]}",
+             "[{\"status\":\"closed\"},7,null]"},
+        };
+        int    failures = 0;
+        size_t i;
+
+        for (i = 0; i < EW_ARRAY_SIZE(rows); i++) {
+                char        want[256];
+                ew_result_t res;
+                size_t      len = 0;
+                char       *s;
+
+                snprintf(want, sizeof(want), ",\"engagementDetails\":%s,",
+                         rows[i].details);
+                ew_response_classify(EW_API_V1_1, 200, rows[i].body,
+                                     strlen(rows[i].body), &res);
+                s = ew_message_outcome("e", "a", &res, 1, &src, 0, &len);
+                if (!s || !strstr(s, want) ||
+                    res.engagement_details_len != strlen(rows[i].details)) {
+                        fprintf(stderr, "details row %zu: %s\n", i,
+                                s ? s : "(null)");
+                        failures++;
+                }
+                if (s)
+                        json_object_put(parse_back(s, len));
+                free(s);
+                ew_result_clear(&res);
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* The doc's answer as a file has line breaks and indentation; the
+ * outcome has none. */
+static void test_outcome_one_line(void)
+{
+        ew_result_t res;
+        size_t      len;
+        char       *s;
+
+        CU_ASSERT_EQUAL_FATAL(classify_file(201, "201-expose.json", &res),
+                              EW_RESULT_ENGAGEMENT);
+        s = ew_message_outcome("e", "a", &res, 1, &src, 0, &len);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(s);
+        CU_ASSERT_PTR_NULL(strpbrk(s, " \t\r\n"));
+        CU_ASSERT_PTR_NOT_NULL(
+            strstr(s, "\"engagementDetails\":[{\"campaignId\":880524023,"
+                      "\"engagementId\":880524123,\"engagementRevision\":21,"
+                      "\"contextId\":\"1\",\"connectorId\":2642324112,"
+                      "\"status\":\"expose\"}],"));
         free(s);
         ew_result_clear(&res);
 }
@@ -866,12 +969,164 @@ static void test_message_key(void)
         json_object_put(empty);
 }
 
+/*
+ * ew_rfc3339_ms, which writes completedAt and failedAt: it keeps the last
+ * second it formatted per thread, so it is compared, call by call, with
+ * formatting from scratch (gmtime_r + snprintf) across second, day, month
+ * and year boundaries, forwards and backwards.
+ */
+
+/* Room for any struct tm snprintf could be handed. */
+#define REF_SIZE 80
+
+static void rfc3339_ref(int64_t ms, char buf[REF_SIZE])
+{
+        int64_t   secs = ms / 1000, frac = ms % 1000;
+        time_t    t;
+        struct tm tm;
+
+        if (frac < 0) {
+                frac += 1000;
+                secs--;
+        }
+        t = (time_t)secs;
+        gmtime_r(&t, &tm);
+        snprintf(buf, REF_SIZE, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                 tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour,
+                 tm.tm_min, tm.tm_sec, (int)frac);
+}
+
+/* Compares one call with the reference; returns 1 on a difference. */
+static int rfc3339_differs(int64_t ms)
+{
+        char  got[EW_RFC3339_SIZE], want[REF_SIZE];
+        char *r;
+
+        memset(got, 'x', sizeof(got));
+        r = ew_rfc3339_ms(ms, got, sizeof(got));
+        rfc3339_ref(ms, want);
+        if (r != got || strcmp(got, want) != 0) {
+                fprintf(stderr, "rfc3339 %lld: got '%.32s', want '%s'\n",
+                        (long long)ms, got, want);
+                return 1;
+        }
+        return 0;
+}
+
+static void test_rfc3339_boundaries(void)
+{
+        static const int64_t edges[] = {
+            COMPLETED_MS - 123 + 1000,    /* a second: 06:15:41.000 */
+            (int64_t)1795564800 * 1000,   /* a day: 2026-11-25T00:00 */
+            (int64_t)1796083200 * 1000,   /* a month: 2026-12-01T00:00 */
+            (int64_t)1798761600 * 1000,   /* a year: 2027-01-01T00:00 */
+            (int64_t)1835395200 * 1000,   /* a leap day: 2028-02-29T00:00 */
+            (int64_t)951782400 * 1000,    /* 2000-02-29T00:00 */
+            0,                            /* the epoch */
+            (int64_t)253402300800 * 1000, /* year 10000 */
+        };
+        int     failures = 0;
+        size_t  i;
+        int64_t ms;
+
+        for (i = 0; i < EW_ARRAY_SIZE(edges); i++) {
+                /* forwards across the edge, in steps that hit every
+                 * millisecond digit position, then backwards */
+                for (ms = edges[i] - 2003; ms <= edges[i] + 2003; ms += 7)
+                        failures += rfc3339_differs(ms);
+                for (ms = edges[i] + 2003; ms >= edges[i] - 2003; ms -= 13)
+                        failures += rfc3339_differs(ms);
+                /* the last millisecond before and the first after, in
+                 * turn: the cached second changes on every call */
+                failures += rfc3339_differs(edges[i] - 1);
+                failures += rfc3339_differs(edges[i]);
+                failures += rfc3339_differs(edges[i] - 1);
+                failures += rfc3339_differs(edges[i] + 999);
+                failures += rfc3339_differs(edges[i] + 1000);
+        }
+        /* A day apart, same time of day: only the date differs. */
+        failures += rfc3339_differs(COMPLETED_MS);
+        failures += rfc3339_differs(COMPLETED_MS + 86400000);
+        failures += rfc3339_differs(COMPLETED_MS + 86400000 * 365LL);
+        failures += rfc3339_differs(COMPLETED_MS);
+        CU_ASSERT_EQUAL(failures, 0);
+}
+
+static void test_rfc3339_known(void)
+{
+        char buf[EW_RFC3339_SIZE], small[12];
+
+        CHECK_STR(ew_rfc3339_ms(COMPLETED_MS, buf, sizeof(buf)), COMPLETED_STR);
+        CHECK_STR(ew_rfc3339_ms(COMPLETED_MS + 877, buf, sizeof(buf)),
+                  "2026-11-24T06:15:41.000Z");
+        CHECK_STR(
+            ew_rfc3339_ms((int64_t)1798761599 * 1000 + 999, buf, sizeof(buf)),
+            "2026-12-31T23:59:59.999Z");
+        CHECK_STR(ew_rfc3339_ms(-1, buf, sizeof(buf)),
+                  "1969-12-31T23:59:59.999Z");
+        CHECK_STR(ew_rfc3339_ms(0, buf, sizeof(buf)),
+                  "1970-01-01T00:00:00.000Z");
+        /* A short buffer keeps what fits, as snprintf would. */
+        CHECK_STR(ew_rfc3339_ms(COMPLETED_MS, small, sizeof(small)),
+                  "2026-11-24T");
+}
+
+/* Each thread has its own cached second: two threads formatting
+ * different seconds in turn never see each other's. */
+typedef struct rfc3339_job {
+        int64_t base;
+        int     failures;
+} rfc3339_job_t;
+
+static void *rfc3339_thread(void *arg)
+{
+        rfc3339_job_t *job = arg;
+        char           want[2][REF_SIZE], got[EW_RFC3339_SIZE];
+        int            i;
+
+        rfc3339_ref(job->base, want[0]);
+        rfc3339_ref(job->base + 1000, want[1]);
+        for (i = 0; i < 20000; i++) {
+                ew_rfc3339_ms(job->base + (i % 2) * 1000, got, sizeof(got));
+                if (strcmp(got, want[i % 2]) != 0)
+                        job->failures++;
+        }
+        return NULL;
+}
+
+static void test_rfc3339_threads(void)
+{
+        rfc3339_job_t job[2] = {{COMPLETED_MS - 123, 0},
+                                {(int64_t)1798761599 * 1000, 0}};
+        pthread_t     th[2];
+        int           i, started[2] = {0, 0};
+
+        for (i = 0; i < 2; i++)
+                started[i] =
+                    pthread_create(&th[i], NULL, rfc3339_thread, &job[i]) == 0;
+        for (i = 0; i < 2; i++) {
+                CU_ASSERT_TRUE(started[i]);
+                if (started[i])
+                        pthread_join(th[i], NULL);
+                CU_ASSERT_EQUAL(job[i].failures, 0);
+        }
+}
+
+static const ew_test_case_t rfc3339_cases[] = {
+    {"boundaries", test_rfc3339_boundaries},
+    {"known", test_rfc3339_known},
+    {"threads", test_rfc3339_threads},
+    {NULL, NULL},
+};
+
 static const ew_test_case_t outcome_cases[] = {
     {"engagement", test_outcome_engagement},
     {"conversation", test_outcome_conversation},
     {"unavailable", test_outcome_unavailable},
     {"escaping", test_outcome_escaping},
     {"number_texts", test_outcome_number_texts},
+    {"details_text", test_outcome_details_text},
+    {"one_line", test_outcome_one_line},
     {"refused", test_outcome_refused},
     {"schema", test_outcome_schema},
     {"event_schema", test_event_schema},
@@ -897,6 +1152,7 @@ static const ew_test_suite_t suites[] = {
     {"outcome", outcome_cases},
     {"dead_letter", dead_letter_cases},
     {"key", key_cases},
+    {"rfc3339", rfc3339_cases},
     {NULL, NULL},
 };
 

@@ -7,6 +7,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "ew_response.h"
 #include "ew_test.h"
 #include "ew_util.h"
@@ -57,17 +59,61 @@ static ew_result_kind_t classify_str(ew_api_version_t v, int status,
                                     res);
 }
 
-/* Entry i of the kept engagementDetails, member name, as int64. */
-static int64_t detail_int(const ew_result_t *res, size_t i, const char *name)
+/* The kept engagementDetails read back with json-c (caller puts), or NULL
+ * when there are none or they are not exactly engagement_details_len bytes
+ * of JSON. */
+static json_object *details_parse(const ew_result_t *res)
 {
-        json_object *e, *v;
+        struct json_tokener *tok;
+        json_object         *o;
+
+        if (!res->engagement_details ||
+            strlen(res->engagement_details) != res->engagement_details_len)
+                return NULL;
+        tok = json_tokener_new();
+        if (!tok)
+                return NULL;
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, res->engagement_details,
+                                  (int)res->engagement_details_len + 1);
+        if (json_tokener_get_error(tok) != json_tokener_success) {
+                json_object_put(o);
+                o = NULL;
+        }
+        json_tokener_free(tok);
+        return o;
+}
+
+/* Number of entries of the kept engagementDetails: -1 when there are
+ * none, -2 when they are not a JSON array. */
+static int details_count(const ew_result_t *res)
+{
+        json_object *d;
+        int          n;
 
         if (!res->engagement_details)
                 return -1;
-        e = json_object_array_get_idx(res->engagement_details, i);
-        if (!json_object_object_get_ex(e, name, &v))
-                return -1;
-        return json_object_get_int64(v);
+        d = details_parse(res);
+        n = json_object_is_type(d, json_type_array)
+                ? (int)json_object_array_length(d)
+                : -2;
+        json_object_put(d);
+        return n;
+}
+
+/* Entry i of the kept engagementDetails, member name, as int64. */
+static int64_t detail_int(const ew_result_t *res, size_t i, const char *name)
+{
+        json_object *d = details_parse(res), *e, *v;
+        int64_t      r = -1;
+
+        e = json_object_is_type(d, json_type_array)
+                ? json_object_array_get_idx(d, i)
+                : NULL;
+        if (e && json_object_object_get_ex(e, name, &v))
+                r = json_object_get_int64(v);
+        json_object_put(d);
+        return r;
 }
 
 static void test_doc_201_expose(void)
@@ -88,10 +134,7 @@ static void test_doc_201_expose(void)
                 CHECK_STR(res.page_id, "595933432");
                 CU_ASSERT_PTR_NULL(res.conversation_id);
                 CU_ASSERT_PTR_NULL(res.loading_vid);
-                CU_ASSERT_TRUE(json_object_is_type(res.engagement_details,
-                                                   json_type_array));
-                CU_ASSERT_EQUAL(
-                    json_object_array_length(res.engagement_details), 1);
+                CU_ASSERT_EQUAL(details_count(&res), 1);
                 CU_ASSERT_EQUAL(detail_int(&res, 0, "campaignId"), 880524023);
                 CU_ASSERT_EQUAL(detail_int(&res, 0, "engagementId"), 880524123);
                 CU_ASSERT_EQUAL(detail_int(&res, 0, "engagementRevision"), 21);
@@ -249,7 +292,9 @@ static void test_loading_vid_forms(void)
             {"vid:abc", "abc"},
             {"vid: abc, more text", "abc"},
             {"vid:   abc def", "abc"},
-            {"vid:\tabc;x", "abc"},
+            /* a tab (escaped: JSON strings hold no raw control
+             * characters) */
+            {"vid:\\tabc;x", "abc"},
             {"Loading account: a, vid: a-b_c.d=", "a-b_c.d="},
             {"Loading account: a, vid: \xc3\xa9t\xc3\xa9", "\xc3\xa9t\xc3\xa9"},
             {"Loading account: ta3hWd4IgG", NULL},
@@ -492,6 +537,8 @@ static void test_internal_code_forms(void)
             {"1e20", -1},
             {"2147483648", -1},
             {"\"9999999999\"", -1},
+            /* more digits than an int64 holds (found by fuzz_response) */
+            {"\"    888888888888888888888888888888885  \"", -1},
             {"true", -1},
             {"null", -1},
             {"[20]", -1},
@@ -819,14 +866,8 @@ static void test_success_shapes(void)
                 int         details;
 
                 classify_str(EW_API_V1_1, 200, rows[i].body, &res);
-                details =
-                    res.engagement_details
-                        ? (int)json_object_array_length(res.engagement_details)
-                        : -1;
+                details = details_count(&res);
                 if (res.kind != rows[i].kind || details != rows[i].details ||
-                    (res.engagement_details &&
-                     !json_object_is_type(res.engagement_details,
-                                          json_type_array)) ||
                     !str_eq(res.conversation_id, rows[i].conv) ||
                     !str_eq(res.page_id, rows[i].page) ||
                     (rows[i].msg ? !contains(res.message, rows[i].msg)
@@ -844,6 +885,220 @@ static void test_success_shapes(void)
                 ew_result_clear(&res);
         }
         CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* Members found however the body spells them: escaped names, repeated
+ * names (the last counts), escaped values. */
+static void test_member_spellings(void)
+{
+        static const struct {
+                int              status;
+                const char      *body;
+                ew_result_kind_t kind;
+                const char      *session; /* session_id */
+                const char      *conv;    /* conversation_id */
+                int              code;    /* internal_code */
+        } rows[] = {
+            {200, "{\"\\u0073essionId\":\"abc\"}", EW_RESULT_UNAVAILABLE, "abc",
+             NULL, -1},
+            {200, "{\"session\\u0049d\":\"abc\"}", EW_RESULT_UNAVAILABLE, "abc",
+             NULL, -1},
+            {200, "{\"sessionId\":\"a\",\"sessionId\":\"b\"}",
+             EW_RESULT_UNAVAILABLE, "b", NULL, -1},
+            {200, "{\"sessionId\":\"a\\/b\\u20ac\"}", EW_RESULT_UNAVAILABLE,
+             "a/b\xe2\x82\xac", NULL, -1},
+            {200, "{\"sessionid\":\"a\",\"SessionId\":\"b\"}",
+             EW_RESULT_UNAVAILABLE, NULL, NULL, -1},
+            {200, "{\"engagementDetails\":[{\"status\":\"\\u0065xpose\"}]}",
+             EW_RESULT_ENGAGEMENT, NULL, NULL, -1},
+            {200,
+             "{\"engagementDetails\":[{\"status\":\"Conversation\","
+             "\"conversationId\":\"c\\\"1\",\"status\":\"closed\"}]}",
+             EW_RESULT_UNAVAILABLE, NULL, NULL, -1},
+            {200,
+             "{\"engagementDetails\":[{\"status\":\"conversation\","
+             "\"conversationId\":\"c\\\"1\"}]}",
+             EW_RESULT_CONVERSATION, NULL, "c\"1", -1},
+            {200, "{\"engagementDetails\":[{\"status\":\"expose\\u0000\"}]}",
+             EW_RESULT_UNAVAILABLE, NULL, NULL, -1},
+            {500, "{\"internalCode\":\"\\u0032\\u0030\"}", EW_RESULT_LOADING,
+             NULL, NULL, 20},
+            {500, "{\"internalCode\":18,\"internalCode\":20}",
+             EW_RESULT_LOADING, NULL, NULL, 20},
+            {500, "{\"internalCode\":2e1}", EW_RESULT_LOADING, NULL, NULL, 20},
+            {500, "{\"internalCode\":-0}", EW_RESULT_RETRYABLE, NULL, NULL, 0},
+        };
+        int    failures = 0;
+        size_t i;
+
+        for (i = 0; i < EW_ARRAY_SIZE(rows); i++) {
+                ew_result_t res;
+
+                classify_str(EW_API_V1_1, rows[i].status, rows[i].body, &res);
+                if (res.kind != rows[i].kind ||
+                    !str_eq(res.session_id, rows[i].session) ||
+                    !str_eq(res.conversation_id, rows[i].conv) ||
+                    res.internal_code != rows[i].code) {
+                        fprintf(stderr,
+                                "spelling row %zu: %s session '%s' conv '%s' "
+                                "code %d\n",
+                                i, ew_result_kind_str(res.kind),
+                                res.session_id ? res.session_id : "(null)",
+                                res.conversation_id ? res.conversation_id
+                                                    : "(null)",
+                                res.internal_code);
+                        failures++;
+                }
+                ew_result_clear(&res);
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* Long escaped strings (decoded beyond the classifier's stack buffers):
+ * a message whose vid comes after the kept 1024 bytes, and an unknown
+ * status longer than the 64 bytes the message quotes. */
+static void test_long_escaped_strings(void)
+{
+        size_t      n    = 3000, i, o;
+        char       *body = malloc(n * 6 + 256);
+        ew_result_t res;
+
+        o = (size_t)sprintf(body, "{\"internalCode\":38,\"message\":\"");
+        for (i = 0; i < n; i++)
+                o += (size_t)sprintf(body + o, "\\u00e9");
+        o += (size_t)sprintf(body + o, ", vid: late-vid\"}");
+        classify_str(EW_API_V1_1, 202, body, &res);
+        CU_ASSERT_EQUAL(res.kind, EW_RESULT_LOADING);
+        CHECK_STR(res.loading_vid, "late-vid");
+        CU_ASSERT_PTR_NOT_NULL_FATAL(res.message);
+        CU_ASSERT_EQUAL(strlen(res.message), EW_RESPONSE_MAX_MESSAGE);
+        CU_ASSERT_EQUAL(memcmp(res.message, "\xc3\xa9\xc3\xa9", 4), 0);
+        CU_ASSERT_TRUE(ew_utf8_valid(res.message, strlen(res.message)));
+        ew_result_clear(&res);
+
+        o = (size_t)sprintf(body, "{\"engagementDetails\":[{\"status\":\"");
+        for (i = 0; i < 200; i++)
+                o += (size_t)sprintf(body + o, "\\u0041");
+        o += (size_t)sprintf(body + o, "\"}]}");
+        classify_str(EW_API_V1_1, 200, body, &res);
+        CU_ASSERT_EQUAL(res.kind, EW_RESULT_UNAVAILABLE);
+        CU_ASSERT_TRUE(contains(res.message, "(1 entries, status \""));
+        CU_ASSERT_TRUE(contains(res.message, "AAAA\")"));
+        CU_ASSERT_FALSE(contains(res.message, "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                                              "AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA"
+                                              "A"));
+        ew_result_clear(&res);
+        free(body);
+}
+
+/* RFC 8259 and nothing more: what json-c let through is unparseable now,
+ * with a message saying so. */
+static void test_strict_json(void)
+{
+        static const struct {
+                const char *body;
+                const char *why;
+        } rows[] = {
+            {"{\"sessionId\":\"a\tb\"}", "not JSON (unexpected character"},
+            {"{\"sessionId\":\"a\nb\"}", "not JSON (unexpected character"},
+            {"{\"a\":01}", "not JSON (unexpected character"},
+            {"{\"a\":.5}", "not JSON (unexpected character"},
+            {"{\"a\":1.}", "not JSON (unexpected character"},
+            {"{\"a\":+1}", "not JSON (unexpected character"},
+            {"{\"a\":True}", "not JSON (unexpected character"},
+            {"{\"a\":\"\\ud800\"}", "not JSON (unexpected character"},
+            {"{\"a\":\"\\x41\"}", "not JSON (unexpected character"},
+            {"{\"a\":1 /* c */}", "not JSON (unexpected character"},
+            {"{\"a\":NaN}", "NaN or Infinity"},
+            {"{\"a\":[Infinity]}", "NaN or Infinity"},
+            {"{\"a\":-Infinity}", "NaN or Infinity"},
+            {"{\"a\":-1E400}", "NaN or Infinity"},
+            {"{\"a\":tru", "truncated JSON"},
+            {"{\"a\":-", "truncated JSON"},
+            {"{\"a\":1.5e", "truncated JSON"},
+            {"{\"a\":\"unterminated", "truncated JSON"},
+            {"{\"a\":\"esc\\", "truncated JSON"},
+            {"{\"a\":[1,2", "truncated JSON"},
+            {"{\"a\" ", "truncated JSON"},
+        };
+        int    failures = 0;
+        size_t i;
+
+        for (i = 0; i < EW_ARRAY_SIZE(rows); i++) {
+                ew_result_t res;
+
+                classify_str(EW_API_V1_1, 200, rows[i].body, &res);
+                if (res.kind != EW_RESULT_RETRYABLE ||
+                    !contains(res.message, rows[i].why)) {
+                        fprintf(stderr, "strict row %zu: %s '%s'\n", i,
+                                ew_result_kind_str(res.kind),
+                                res.message ? res.message : "(null)");
+                        failures++;
+                }
+                ew_result_clear(&res);
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* An object holding arrays nested to depth levels in all. */
+static void depth_body(char *body, int levels)
+{
+        size_t n = (size_t)sprintf(body, "{\"pageId\":\"p\",\"a\":");
+        int    i;
+
+        for (i = 1; i < levels; i++)
+                body[n++] = '[';
+        for (i = 1; i < levels; i++)
+                body[n++] = ']';
+        body[n++] = '}';
+        body[n]   = '\0';
+}
+
+/* Nesting: 32 levels are read, 33 are not. */
+static void test_depth_limit(void)
+{
+        char        body[512];
+        ew_result_t res;
+
+        depth_body(body, EW_RESPONSE_MAX_DEPTH);
+        classify_str(EW_API_V1_1, 200, body, &res);
+        CU_ASSERT_EQUAL(res.kind, EW_RESULT_UNAVAILABLE);
+        CHECK_STR(res.page_id, "p");
+        ew_result_clear(&res);
+
+        depth_body(body, EW_RESPONSE_MAX_DEPTH + 1);
+        classify_str(EW_API_V1_1, 200, body, &res);
+        CU_ASSERT_EQUAL(res.kind, EW_RESULT_RETRYABLE);
+        CU_ASSERT_TRUE(contains(res.message, "nested deeper than 32"));
+        ew_result_clear(&res);
+}
+
+/* Every string a result keeps lives in its one allocation, which is just
+ * large enough for them. */
+static void test_one_allocation(void)
+{
+        ew_result_t res;
+        const char *block;
+        size_t      i, total = 0;
+
+        classify_file(EW_API_V1_1, 200, "200-conversation.json", &res);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(res.mem);
+        block = res.mem;
+        {
+                const char *const f[] = {res.session_id, res.visitor_id,
+                                         res.page_id, res.conversation_id,
+                                         res.engagement_details};
+
+                for (i = 0; i < EW_ARRAY_SIZE(f); i++) {
+                        CU_ASSERT_PTR_NOT_NULL_FATAL(f[i]);
+                        total += strlen(f[i]) + 1;
+                }
+                for (i = 0; i < EW_ARRAY_SIZE(f); i++)
+                        CU_ASSERT_TRUE(f[i] >= block &&
+                                       f[i] + strlen(f[i]) < block + total);
+        }
+        ew_result_clear(&res);
+        CU_ASSERT_PTR_NULL(res.mem);
 }
 
 /* The kept details stay valid after the body buffer is gone. */
@@ -1075,6 +1330,11 @@ static const ew_test_case_t classify_cases[] = {
     {"body_limits", test_body_limits},
     {"body_not_terminated", test_body_not_terminated},
     {"success_shapes", test_success_shapes},
+    {"member_spellings", test_member_spellings},
+    {"long_escaped_strings", test_long_escaped_strings},
+    {"strict_json", test_strict_json},
+    {"depth_limit", test_depth_limit},
+    {"one_allocation", test_one_allocation},
     {"details_outlive_body", test_details_outlive_body},
     {"error_messages", test_error_messages},
     {"transport_error", test_transport_error},
