@@ -373,15 +373,31 @@ static const cdef_t keys[] = {
      .max  = 1000000,
      .off  = OFF(worker.queue_high_watermark),
      .desc = "Events held (queued, in flight or waiting for a retry) at "
-             "which fetching from Kafka pauses."},
+             "which the worker stops taking messages from Kafka (it "
+             "holds: librdkafka keeps its prefetch, bounded by "
+             "queued.max.messages.kbytes; see hold_max_ms)."},
     {.name = "worker.queue_low_watermark",
      .type = CT_INT,
      .def  = "2500",
      .min  = 0,
      .max  = 999999,
      .off  = OFF(worker.queue_low_watermark),
-     .desc = "Events held at which fetching resumes; less than "
+     .desc = "Events held at which taking messages resumes (and "
+             "fetching, if it was paused); less than "
              "queue_high_watermark."},
+    {.name = "worker.hold_max_ms",
+     .type = CT_INT,
+     .def  = "2000",
+     .min  = 0,
+     .max  = 60000,
+     .off  = OFF(worker.hold_max_ms),
+     .desc = "How long the worker may hold before it pauses fetching on "
+             "every partition, in milliseconds. While it holds, "
+             "rebalances and consumer errors wait behind the prefetched "
+             "messages; pausing drops the prefetch (fetched again on "
+             "resume, after a gap of up to a second) so they get "
+             "through. 0 pauses at once. Keep it well below "
+             "max.poll.interval.ms."},
 
     /* identity */
     {.name  = "identity.hash_key",

@@ -89,8 +89,9 @@ typedef struct ew_config {
                 int session_ttl_s;        /* default 1800 */
                 int session_cache_size;   /* default 100000 */
                 int max_event_bytes;      /* default 65536 */
-                int queue_high_watermark; /* default 5000: pause fetching */
-                int queue_low_watermark;  /* default 2500: resume */
+                int queue_high_watermark; /* default 5000: hold */
+                int queue_low_watermark;  /* default 2500: take again */
+                int hold_max_ms; /* default 2000: then pause fetching */
         } worker;
 
         struct {

@@ -255,6 +255,12 @@ static void on_revoke(ew_consumer_t *c, rd_kafka_topic_partition_list_t *list,
                                 "(their uncommitted events will be redone)",
                                 rd_kafka_err2str(err));
         }
+        /* librdkafka keeps a partition's pause flag after it is unassigned:
+         * given back later, while this worker no longer pauses, it would
+         * never be fetched again. Resume what we paused before letting go
+         * (the fetch stops with the unassign below). */
+        if (c->paused && !c->closing)
+                pause_list(c, list, 0);
         for (i = 0; i < cnt; i++) {
                 ew_partition_t *part = parts[i];
                 /* A lost partition keeps its done prefix: if the rejoin
@@ -331,13 +337,27 @@ static void on_wake(ew_loop_t *loop, int fd, int events, void *opaque)
 void ew_consumer_poll(ew_consumer_t *c)
 {
         rd_kafka_message_t *msgs[CONSUME_BATCH];
-        ssize_t             n, i;
+        ssize_t             n = 0, i;
+        size_t              want;
         int                 r;
 
         if (c->muted)
                 return;
         do {
-                n = rd_kafka_consume_batch_queue(c->q, 0, msgs, CONSUME_BATCH);
+                /* Never more than the worker takes: a message handed over
+                 * and not taken would be lost to a pause, which refetches
+                 * from after the last message handed over. Paused, the
+                 * queue holds no messages of ours (librdkafka drops them),
+                 * only rebalances and errors to serve. */
+                want = CONSUME_BATCH;
+                if (!c->paused && c->hooks.room) {
+                        int room = c->hooks.room(c->hooks.arg);
+                        if (room <= 0)
+                                break; /* holding */
+                        if ((size_t)room < want)
+                                want = (size_t)room;
+                }
+                n = rd_kafka_consume_batch_queue(c->q, 0, msgs, want);
                 for (i = 0; i < n; i++) {
                         rd_kafka_message_t *rkm = msgs[i];
                         ew_partition_t     *part;
@@ -392,7 +412,7 @@ void ew_consumer_poll(ew_consumer_t *c)
                         }
                         rd_kafka_message_destroy(rkm);
                 }
-        } while (n == CONSUME_BATCH && !c->muted && !c->paused);
+        } while (n == (ssize_t)want && !c->muted && !c->paused);
         if (n < 0)
                 EW_WARN("consumer", "consume: %s",
                         rd_kafka_err2str(rd_kafka_last_error()));

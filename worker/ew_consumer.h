@@ -42,6 +42,12 @@ typedef struct ew_consumer_hooks {
          * worker is stopping): the offset stays unfinished. */
         int (*message)(void *arg, ew_partition_t *part,
                        rd_kafka_message_t *rkm);
+        /* How many more messages the worker takes now; asked before each
+         * batch while not paused. 0 holds: the consumer queue is not
+         * served, so messages (and rebalances, errors) stay in librdkafka
+         * until a later ew_consumer_poll() finds room, or the consumer is
+         * paused. May be NULL: no limit. */
+        int (*room)(void *arg);
         /* parts are about to be revoked (lost: 1 when the group already
          * gave them away, so nothing can be committed). The hook finishes
          * or abandons their pending events before returning. */
@@ -62,9 +68,12 @@ ew_consumer_t *ew_consumer_new(const ew_config_t *conf, ew_loop_t *loop,
  * everything. NULL-safe. */
 void ew_consumer_destroy(ew_consumer_t *c);
 
-/* Consumes what is queued (messages, rebalances, errors) without waiting.
- * Called from the loop when the queue's fd wakes, and periodically so
- * librdkafka sees the application alive (max.poll.interval.ms). */
+/* Consumes what is queued (messages, rebalances, errors) without waiting,
+ * taking at most the room hook's count of messages (any number while
+ * paused). Called from the loop when the queue's fd wakes, periodically so
+ * librdkafka sees the application alive (max.poll.interval.ms), and by the
+ * worker when room opens again (the fd does not wake again for messages
+ * that were already queued). */
 void ew_consumer_poll(ew_consumer_t *c);
 
 /* Stops (muted 1) or restarts (0) serving the consumer queue from the loop:
@@ -73,7 +82,11 @@ void ew_consumer_poll(ew_consumer_t *c);
 void ew_consumer_mute(ew_consumer_t *c, int muted);
 
 /* Pauses (1) or resumes (0) fetching on every assigned partition, and on
- * partitions assigned while paused. */
+ * partitions assigned while paused. librdkafka drops what it prefetched
+ * for them and, on resume, fetches from the message after the last one it
+ * handed over. While paused the consumer queue is served without limit
+ * (see the room hook). Partitions revoked while paused are resumed as they
+ * go: librdkafka keeps a partition's pause across an assignment. */
 void ew_consumer_set_paused(ew_consumer_t *c, int paused);
 int  ew_consumer_paused(const ew_consumer_t *c);
 

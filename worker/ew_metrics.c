@@ -88,6 +88,9 @@ typedef struct gauge_def {
 #define HELP_IN_FLIGHT "API requests in flight."
 #define HELP_WAITING "Events taken and not yet finished."
 #define HELP_PAUSED "Assigned partitions whose fetching is paused."
+#define HELP_HOLDING                                                           \
+        "1 while the worker takes no messages (queue_high_watermark reached) " \
+        "and has not paused fetching."
 #define HELP_ASSIGNED "Partitions assigned to this worker."
 #define HELP_QUEUE "Messages in the producer's queues, not yet acknowledged."
 
@@ -95,6 +98,7 @@ static const gauge_def_t gauge_defs[EW_M_GAUGE_CNT] = {
     [EW_M_IN_FLIGHT]            = {PREFIX "in_flight", HELP_IN_FLIGHT},
     [EW_M_WAITING]              = {PREFIX "waiting", HELP_WAITING},
     [EW_M_PAUSED_PARTITIONS]    = {PREFIX "paused_partitions", HELP_PAUSED},
+    [EW_M_HOLDING]              = {PREFIX "holding", HELP_HOLDING},
     [EW_M_ASSIGNED_PARTITIONS]  = {PREFIX "assigned_partitions", HELP_ASSIGNED},
     [EW_M_PRODUCER_QUEUE_DEPTH] = {PREFIX "producer_queue_depth", HELP_QUEUE},
 };

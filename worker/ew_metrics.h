@@ -94,6 +94,8 @@ typedef enum ew_metrics_gauge {
         EW_M_IN_FLIGHT = 0,        /* in_flight: API requests in flight */
         EW_M_WAITING,              /* waiting: events taken, not finished */
         EW_M_PAUSED_PARTITIONS,    /* paused_partitions */
+        EW_M_HOLDING,              /* holding: 1 while taking no messages
+                                    * without pausing fetching */
         EW_M_ASSIGNED_PARTITIONS,  /* assigned_partitions */
         EW_M_PRODUCER_QUEUE_DEPTH, /* producer_queue_depth; also set by
                                     * ew_metrics_update_from_stats() */

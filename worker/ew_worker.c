@@ -34,8 +34,10 @@ typedef struct ew_worker {
         ew_consumer_t     *cons;
         ew_metrics_t      *metrics; /* never NULL once started */
         int                sigfd;
-        int                signals;  /* 1: stopping, 2+: stop at once */
-        int                draining; /* inside a revoke drain */
+        int                signals;       /* 1: stopping, 2+: stop at once */
+        int                draining;      /* inside a revoke drain */
+        ew_worker_flow_t   flow;          /* backpressure state */
+        int64_t            held_since_ms; /* when holding began */
         int64_t            next_tick_ms;
         int64_t            next_stats_ms;
         int64_t            consumed;
@@ -51,7 +53,7 @@ static int hard_stop(const ew_worker_t *w)
         return w->signals > 1;
 }
 
-static void backpressure(ew_worker_t *w);
+static void backpressure(ew_worker_t *w, int may_poll);
 
 /* --- hooks ------------------------------------------------------------ */
 
@@ -78,11 +80,20 @@ static int on_message(void *arg, ew_partition_t *part, rd_kafka_message_t *rkm)
         ew_metrics_counter_add(w->metrics, EW_M_EVENTS_CONSUMED, 0, 1);
         if (ew_engine_submit(w->eng, &in) == -1)
                 return -1;
-        /* Per message, not per batch: the prefetched backlog must not run
-         * past the watermark (the consumer stops its batch loop once
-         * paused). */
-        backpressure(w);
+        /* Per message, not per batch: the hold starts at the message that
+         * reaches the watermark (on_room already sized the batch so that
+         * none goes past it). */
+        backpressure(w, 0 /*inside the consumer's poll*/);
         return 0;
+}
+
+static int on_room(void *arg)
+{
+        ew_worker_t      *w = arg;
+        ew_engine_stats_t st;
+
+        ew_engine_get_stats(w->eng, &st);
+        return ew_worker_flow_room(w->flow, st.waiting, w->conf);
 }
 
 static int on_publish(void *arg, ew_job_t *job, const ew_output_t *out)
@@ -173,25 +184,90 @@ static void log_stats(ew_worker_t *w)
                 (long long)st.dead_letters, (long long)st.api_calls,
                 (long long)st.retries, st.in_flight, st.waiting,
                 ew_consumer_assigned_cnt(w->cons),
-                ew_consumer_paused(w->cons) ? " (paused)" : "");
+                ew_consumer_paused(w->cons)    ? " (paused)"
+                : w->flow == EW_WORKER_HOLDING ? " (holding)"
+                                               : "");
 }
 
-static void backpressure(ew_worker_t *w)
+ew_worker_flow_t ew_worker_flow_next(ew_worker_flow_t state, int waiting,
+                                     int64_t held_ms, int stopping,
+                                     const ew_config_t *conf)
+{
+        int high = conf->worker.queue_high_watermark;
+        int low  = conf->worker.queue_low_watermark;
+
+        switch (state) {
+        case EW_WORKER_TAKING:
+                if (waiting < high)
+                        return EW_WORKER_TAKING;
+                return conf->worker.hold_max_ms > 0 ? EW_WORKER_HOLDING
+                                                    : EW_WORKER_PAUSED;
+        case EW_WORKER_HOLDING:
+                /* Releasing beats pausing: it costs no refetch. */
+                if (waiting <= low && !stopping)
+                        return EW_WORKER_TAKING;
+                return held_ms >= conf->worker.hold_max_ms ? EW_WORKER_PAUSED
+                                                           : EW_WORKER_HOLDING;
+        case EW_WORKER_PAUSED:
+        default:
+                return waiting <= low && !stopping ? EW_WORKER_TAKING
+                                                   : EW_WORKER_PAUSED;
+        }
+}
+
+int ew_worker_flow_room(ew_worker_flow_t state, int waiting,
+                        const ew_config_t *conf)
+{
+        int room = conf->worker.queue_high_watermark - waiting;
+
+        return state == EW_WORKER_TAKING && room > 0 ? room : 0;
+}
+
+/* Moves to the next backpressure state. may_poll: 0 when called from
+ * inside the consumer's poll, which must not be re-entered. */
+static void backpressure(ew_worker_t *w, int may_poll)
 {
         ew_engine_stats_t st;
-        int               paused = ew_consumer_paused(w->cons);
+        ew_worker_flow_t  next;
+        int64_t           now = 0, held = 0;
 
         ew_engine_get_stats(w->eng, &st);
-        if (!paused && st.waiting >= w->conf->worker.queue_high_watermark) {
-                EW_INFO("worker", "%d events waiting: pausing fetch",
-                        st.waiting);
+        if (w->flow == EW_WORKER_HOLDING) {
+                now  = ew_mono_ms();
+                held = now - w->held_since_ms;
+        }
+        next = ew_worker_flow_next(w->flow, st.waiting, held, stopping(w),
+                                   w->conf);
+        if (next == w->flow)
+                return;
+        if (next == EW_WORKER_HOLDING) {
+                EW_INFO("worker", "%d events waiting: holding", st.waiting);
+                w->held_since_ms = ew_mono_ms();
+        } else if (next == EW_WORKER_PAUSED) {
+                if (w->flow == EW_WORKER_HOLDING)
+                        EW_INFO("worker",
+                                "%d events waiting, held for %lld ms: "
+                                "pausing fetch",
+                                st.waiting, (long long)held);
+                else
+                        EW_INFO("worker", "%d events waiting: pausing fetch",
+                                st.waiting);
                 ew_consumer_set_paused(w->cons, 1);
-        } else if (paused && !stopping(w) &&
-                   st.waiting <= w->conf->worker.queue_low_watermark) {
+        } else if (w->flow == EW_WORKER_HOLDING) {
+                EW_INFO("worker",
+                        "%d events waiting: releasing after %lld ms held",
+                        st.waiting, (long long)held);
+        } else {
                 EW_INFO("worker", "%d events waiting: resuming fetch",
                         st.waiting);
                 ew_consumer_set_paused(w->cons, 0);
         }
+        w->flow = next;
+        /* Serve the consumer queue at once: after a release the held
+         * messages are there already (their wake-up came and went); after
+         * a pause, the rebalances and errors behind them get through. */
+        if (may_poll && next != EW_WORKER_HOLDING)
+                ew_consumer_poll(w->cons);
 }
 
 /* The loop's own gauges and its heartbeat, for /metrics and /healthz. */
@@ -207,6 +283,8 @@ static void update_gauges(ew_worker_t *w)
         ew_metrics_gauge_set(w->metrics, EW_M_ASSIGNED_PARTITIONS, assigned);
         ew_metrics_gauge_set(w->metrics, EW_M_PAUSED_PARTITIONS,
                              ew_consumer_paused(w->cons) ? assigned : 0);
+        ew_metrics_gauge_set(w->metrics, EW_M_HOLDING,
+                             w->flow == EW_WORKER_HOLDING);
         ew_metrics_gauge_set(w->metrics, EW_M_PRODUCER_QUEUE_DEPTH,
                              ew_producer_outq_len(w->prod));
         ew_metrics_set_ready(w->metrics, assigned > 0 && !stopping(w));
@@ -229,6 +307,12 @@ static void iterate(ew_worker_t *w, long max_wait_ms)
         if (w->next_tick_ms - now < wait)
                 wait =
                     w->next_tick_ms > now ? (long)(w->next_tick_ms - now) : 0;
+        if (w->flow == EW_WORKER_HOLDING && !w->draining) {
+                /* Wake when the hold runs out, even if nothing finishes. */
+                int64_t end = w->held_since_ms + w->conf->worker.hold_max_ms;
+                if (end - now < wait)
+                        wait = end > now ? (long)(end - now) : 0;
+        }
 
         ew_loop_run_once(w->loop, (int)wait);
 
@@ -250,7 +334,7 @@ static void iterate(ew_worker_t *w, long max_wait_ms)
                 log_stats(w);
         }
         if (!w->draining)
-                backpressure(w);
+                backpressure(w, 1);
 }
 
 /* --- revoke and shutdown ------------------------------------------------ */
@@ -356,6 +440,7 @@ static void shutdown_worker(ew_worker_t *w)
 
         ew_metrics_set_ready(w->metrics, 0);
         ew_consumer_set_paused(w->cons, 1);
+        w->flow     = EW_WORKER_PAUSED;
         w->draining = 1;
         drain(w, any, NULL, engine_active, deadline);
         w->draining = 0;
@@ -493,6 +578,7 @@ int ew_worker_run(const ew_config_t *conf, char *errstr, size_t errstr_size)
 
         memset(&ch, 0, sizeof(ch));
         ch.message = on_message;
+        ch.room    = on_room;
         ch.revoke  = on_revoke;
         ch.stats   = on_stats;
         ch.arg     = &w;

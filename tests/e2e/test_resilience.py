@@ -24,13 +24,17 @@ shows as every finished event done again, far beyond the bound, every time,
 instead of only when it misses the last auto commit by chance.
 """
 
+import http.client
+import json
 import os
 import re
 import signal
 import sys
 import time
 import unittest
+import urllib.parse
 from collections import Counter
+from datetime import datetime, timezone
 
 sys.path.insert(0, os.path.dirname(__file__))
 from harness import (DEAD, KAFKA_API, OUTPUT, Record, Stack,  # noqa: E402
@@ -211,9 +215,36 @@ def final_stats(worker):
 
 
 def most_held(worker):
-    """The largest "N events waiting: pausing fetch" the worker logged."""
-    return max([0] + [int(n) for n in re.findall(r"(\d+) events waiting: pausing",
-                                                 worker.log_text())])
+    """The largest N of the worker's "N events waiting: holding" (and
+    "..., held for M ms: pausing fetch") lines: what it held when it
+    stopped taking messages."""
+    return max([0] + [int(n) for n in re.findall(
+        r"(\d+) events waiting(?:, held for \d+ ms)?: (?:holding|pausing)", worker.log_text())])
+
+
+def log_time(worker, pattern):
+    """Epoch seconds of the first log line of worker matching the regex
+    pattern, or None."""
+    m = re.search(r"^(\S+Z) .*" + pattern, worker.log_text(), re.M)
+    if not m:
+        return None
+    dt = datetime.strptime(m.group(1), "%Y-%m-%dT%H:%M:%S.%fZ").replace(tzinfo=timezone.utc)
+    return dt.timestamp()
+
+
+def sim_latency(stack, ms):
+    """Sets the simulator's latency for every later answer."""
+    u = urllib.parse.urlsplit(stack.sim_url)
+    conn = http.client.HTTPConnection(u.hostname, u.port, timeout=10)
+    try:
+        conn.request("POST", "/_sim/config", body=json.dumps({"latencyMs": ms}),
+                     headers={"Content-Type": "application/json"})
+        resp = conn.getresponse()
+        text = resp.read().decode()
+    finally:
+        conn.close()
+    if resp.status != 200:
+        raise AssertionError(f"POST /_sim/config: {resp.status} {text}")
 
 
 def call_times(stack, predicate):
@@ -595,10 +626,10 @@ class Rebalance(ResilienceCase):
             events = make_events("reb", n, 700, {k: "reject" for k in range(3, 700, 70)})
             ledger = Ledger(stack)
             try:
-                # Watermarks high enough that the worker never runs dry
-                # while librdkafka refetches after a resume (up to ~1 s):
-                # otherwise B's join can land in an idle gap, with nothing
-                # pending to drain.
+                # Watermarks high enough that the worker always has work
+                # pending when B's join lands (holding keeps it fed; a
+                # pause, after which librdkafka refetches only after up to
+                # ~1 s, could leave it idle with nothing to drain).
                 marks = {"queue_high_watermark": 2000, "queue_low_watermark": 1000}
                 a = stack.worker("wa", **worker_conf(auto_commit=False, worker=marks))
                 self.assertTrue(self.wait_for(lambda: any(assigned_counts(a)), 20),
@@ -642,15 +673,98 @@ class Rebalance(ResilienceCase):
                 ledger.close()
 
 
+class RebalanceWhileHolding(ResilienceCase):
+    def test_member_joins_while_the_worker_holds(self):
+        """Worker A holds (queue_high_watermark reached, the API answering
+        after 4 s) when B joins. A's revoke waits in its consumer queue
+        behind the prefetched messages, which A does not take while it
+        holds; once the hold lasts hold_max_ms, A pauses fetching (librdkafka
+        drops the prefetch) and serves the queue: the revoke drains, commits
+        and lets go, and B gets partitions. Auto commit off.
+
+        Then the API gets fast, B stops and A gets every partition back,
+        including those it had paused before they were revoked: librdkafka
+        keeps a partition's pause across an assignment, so A resumes them
+        as it lets them go. A second batch of events, produced once A owns
+        every partition, must come out in full (a partition left paused
+        would never be fetched again).
+
+        Duplicate bound: as in Rebalance, per hand-over (A's revoke, B's
+        stop) at most MAX_IN_FLIGHT + the high watermark.
+        """
+        parts, n1, n2 = 6, 3000, 1200
+        slow_ms, high, low, hold_max_ms = 4000, 100, 40, 6000
+        with Stack(partitions=parts, scenario=SCENARIO,
+                   sim_args=["--latency-ms", str(slow_ms)]) as stack:
+            # 20 calls per 4 s: from the high to the low watermark takes
+            # 12 s, so the hold can only end by a pause, after 6 s.
+            conf = worker_conf(auto_commit=False,
+                               monitoring={"timeout_ms": slow_ms + 6000},
+                               worker={"queue_high_watermark": high,
+                                       "queue_low_watermark": low,
+                                       "hold_max_ms": hold_max_ms,
+                                       "shutdown_timeout_ms": slow_ms + 4000})
+            first = make_events("hold", n1, 600, {k: "reject" for k in range(7, 600, 60)})
+            ledger = Ledger(stack)
+            try:
+                a = stack.worker("wa", **conf)
+                self.assertTrue(self.wait_for(lambda: any(assigned_counts(a)), 20),
+                                "wa never got partitions")
+                meta1 = stack.produce(first)
+                self.assertTrue(self.wait_for(lambda: most_held(a) > 0, 20), "wa never held")
+                b = stack.worker("wb", **conf)
+                self.assertTrue(self.wait_for(lambda: revoke_drains(a), hold_max_ms / 1000 + 20,
+                                              ledger), "wa never let partitions go")
+                self.assertTrue(self.wait_for(lambda: any(assigned_counts(b)), 20, ledger),
+                                f"wb never got partitions: {assigned_counts(b)}")
+                drains = revoke_drains(a)
+                escalated = re.findall(r"events waiting, held for (\d+) ms: pausing fetch",
+                                       a.log_text())
+                joined, paused = log_time(b, "joining group"), log_time(a, "held for")
+                self.note(f"wb joined {paused - joined if joined and paused else '?'} s before "
+                          f"wa's hold became a pause (held {escalated[:1]} ms); wa's revokes "
+                          f"(partitions, pending, still publishing, ms): {drains}; wb assigned "
+                          f"{assigned_counts(b)}")
+                self.assertTrue(escalated, "wa's hold never became a pause")
+                self.assertGreaterEqual(int(escalated[0]), hold_max_ms)
+                self.assertLess(joined, paused, "wb joined only after wa stopped holding: "
+                                                "the test proves nothing")
+                before_revoke = a.log_text().split("revoke of", 1)[0]
+                self.assertNotIn("releasing", before_revoke,
+                                 "wa's hold ended by a release, not by a pause")
+                self.assertEqual([d[2] for d in drains], [0] * len(drains),
+                                 "a revoke let partitions go with messages still publishing")
+
+                sim_latency(stack, LATENCY_MS)
+                inputs1 = Inputs(first, meta1, parts)
+                self.assertTrue(ledger.wait_distinct(n1, 60), "the first batch did not finish")
+                self.assertEqual(b.stop(), 0)
+                self.assertTrue(self.wait_for(lambda: re.search(
+                    rf"assigned \d+ partition\(s\) of events, now {parts}", a.log_text()), 20,
+                    ledger), "wa did not take wb's partitions back")
+                second = make_events("back", n2, 300)
+                meta2 = stack.produce(second)
+                inputs = Inputs(first + second, meta1 + meta2, parts)
+                handovers = len(drains) + len(revoke_drains(b)) + 1
+                self.check_ledger(ledger, inputs, *self.handover_bound(handovers, n1 + n2, a, b,
+                                                                        high=high))
+                self.assertEqual(len(inputs1), n1)
+                self.assertEqual(a.stop(), 0)
+                self.check_committed(stack, inputs)
+                self.note(f"wa {final_stats(a)}; wb {final_stats(b)}")
+            finally:
+                ledger.close()
+
+
 class Backlog(ResilienceCase):
     def test_restart_into_backlog_holds_at_most_the_high_watermark(self):
         """A worker that comes back after an outage finds a backlog. It must
-        pause fetching once queue_high_watermark events are held (README:
-        "memory stays flat however slow the API gets"), give or take one
-        consume batch of the consumer (512 messages).
+        stop taking messages once queue_high_watermark events are held
+        (README: "memory stays flat however slow the API gets"), exactly:
+        the consumer asks the worker how many it takes before each batch.
 
-        Measured as the largest "N events waiting: pausing fetch" the worker
-        logs over 2.5 s of pause/resume cycles, and through the SIGTERM that
+        Measured as the largest "N events waiting: holding" the worker
+        logs over 2.5 s of hold/release cycles, and through the SIGTERM that
         ends them: the worker then abandons what it holds and has not
         started, so its final stats line gives consumed - outcomes - dead
         letters = what it held.
@@ -659,29 +773,31 @@ class Backlog(ResilienceCase):
         has prefetched (up to queued.max.messages.kbytes, 2 MiB by default)
         in one poll, and the watermark is checked only after that; with a
         high watermark of 200 the worker took all 8000 events of the
-        backlog (and ~90 MB RSS instead of ~15 MB with 20000 events).
+        backlog (and ~90 MB RSS instead of ~15 MB with 20000 events). Then,
+        with the watermark checked after each message, up to one consume
+        batch (512) too many.
         """
         n, parts = 8000, 4
         with Stack(partitions=parts, scenario=SCENARIO, sim_args=SIM_ARGS) as stack:
             stack.produce(make_events("bl", n, 2000))
             w = stack.worker("w1", **worker_conf())
             self.assertTrue(self.wait_for(lambda: most_held(w) > 0, 20),
-                            "the worker never paused fetching")
-            time.sleep(2.5)  # a few pause/resume cycles
+                            "the worker never held")
+            time.sleep(2.5)  # a few hold/release cycles
             self.assertEqual(w.stop(), 0)
             st = final_stats(w)
             self.assertIsNotNone(st, "no stats at shutdown")
             at_stop = st["consumed"] - st["outcomes"] - st["dead_letters"]
             held = max(at_stop, most_held(w))
-            self.note(f"{st}: held {most_held(w)} at most when pausing, {at_stop} at the "
+            self.note(f"{st}: held {most_held(w)} at most when holding, {at_stop} at the "
                       f"SIGTERM; high watermark {HIGH_WATERMARK}")
-            self.assertLess(st["outcomes"] + st["dead_letters"], n - HIGH_WATERMARK - 512,
+            self.assertLess(st["outcomes"] + st["dead_letters"], n - HIGH_WATERMARK,
                             "the backlog was done before the SIGTERM: nothing measured")
             self.assertLessEqual(
-                held, HIGH_WATERMARK + 512,
+                held, HIGH_WATERMARK,
                 f"the worker held {held} events with queue_high_watermark {HIGH_WATERMARK}: "
-                f"backpressure comes too late (worker bug: ew_consumer_poll hands over "
-                f"librdkafka's whole prefetch queue before the watermark is checked)")
+                f"backpressure comes too late (ew_consumer_poll took more messages than the "
+                f"worker's room)")
 
 
 if __name__ == "__main__":

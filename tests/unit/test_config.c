@@ -153,6 +153,7 @@ static int config_diff(const ew_config_t *a, const ew_config_t *b)
         DIFF_N(worker.max_event_bytes);
         DIFF_N(worker.queue_high_watermark);
         DIFF_N(worker.queue_low_watermark);
+        DIFF_N(worker.hold_max_ms);
         DIFF_S(identity.hash_key);
         DIFF_S(log.level);
         DIFF_S(log.format);
@@ -196,6 +197,7 @@ static const char *const all_keys[] = {
     "worker.max_event_bytes",
     "worker.queue_high_watermark",
     "worker.queue_low_watermark",
+    "worker.hold_max_ms",
     "identity.hash_key",
     "log.level",
     "log.format",
@@ -247,6 +249,7 @@ static void test_defaults(void)
         CU_ASSERT_EQUAL(conf->worker.max_event_bytes, 65536);
         CU_ASSERT_EQUAL(conf->worker.queue_high_watermark, 5000);
         CU_ASSERT_EQUAL(conf->worker.queue_low_watermark, 2500);
+        CU_ASSERT_EQUAL(conf->worker.hold_max_ms, 2000);
         CU_ASSERT_PTR_NULL(conf->identity.hash_key);
         CU_ASSERT_STRING_EQUAL(conf->log.level, "info");
         CU_ASSERT_STRING_EQUAL(conf->log.format, "text");
@@ -795,6 +798,7 @@ static void test_numeric_bounds(void)
                 "  queue_low_watermark: 0\n"),
             INT(worker, queue_low_watermark, 0, 999999, -1, 1000000,
                 "  queue_high_watermark: 1000000\n"),
+            INT(worker, hold_max_ms, 0, 60000, -1, 60001, ""),
 #undef INT
 #undef DBL
         };

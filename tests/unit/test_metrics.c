@@ -363,6 +363,7 @@ static void test_families(void)
             {P "in_flight", "gauge"},
             {P "waiting", "gauge"},
             {P "paused_partitions", "gauge"},
+            {P "holding", "gauge"},
             {P "assigned_partitions", "gauge"},
             {P "producer_queue_depth", "gauge"},
             {P "circuit_state", "gauge"},
