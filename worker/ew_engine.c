@@ -1004,7 +1004,7 @@ static char *header_string(rd_kafka_headers_t *hdrs, const char *name)
 }
 
 /* Copies what the job keeps of the parsed event (app id, own visit, the
- * derived key) into one allocation, so the json-c tree can go at once: a
+ * derived key) into one allocation, so the parsed event can go at once: a
  * waiting event then costs its raw value and its request body. Returns 0,
  * or -1 if out of memory. */
 static int take_event(ew_job_t *job, const ew_event_t *ev)
@@ -1021,7 +1021,7 @@ static int take_event(ew_job_t *job, const ew_event_t *ev)
 
         key = ew_message_key(job->key, job->key_len, ev, &key_len);
         if (key && key != (const void *)job->key) {
-                parts[3] = key; /* derived: lives in the tree */
+                parts[3] = key; /* derived: lives in the event */
                 lens[3]  = key_len;
         }
         for (i = 0; i < 3; i++)
@@ -1116,7 +1116,7 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
         job->account = job->acct->id;
         job->body =
             ew_request_body(ev, conf->identity.hash_key, &job->body_len);
-        /* From here on the job needs none of the parsed tree. */
+        /* From here on the job needs none of the parsed event. */
         ew_event_destroy(ev);
         if (!job->app) {
                 finish_dead(job, EW_DEAD_INVALID_EVENT,

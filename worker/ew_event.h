@@ -15,18 +15,19 @@
  *   entryPoints         [string]
  *   engagementAttributes [{type, ...}]  documented types only, no
  *                        impression events
- * At least one of identities, consumerId, visitorId must be present.
+ * At least one of identities, consumerId, visitorId must be present, and
+ * no object anywhere in the value may name a member twice (members are
+ * forwarded as their text, so a repeat would carry an unchecked value).
  *
  * Pure: no I/O. Every failure yields one message naming the field, e.g.
- * "identities[1].acr: must be \"0\" or \"loa1\", got \"2\"".
+ * "identities[1].acr: must be \"0\" or \"loa1\", got \"2\"" or
+ * "clientProperties: member \"osName\" appears twice".
  */
 #ifndef EW_EVENT_H
 #define EW_EVENT_H
 
 #include <stddef.h>
 #include <stdint.h>
-
-#include <json-c/json.h>
 
 /* Where an input message came from. Strings are borrowed. */
 typedef struct ew_source {
@@ -54,36 +55,61 @@ typedef struct ew_event_limits {
 /* Longest other checked string (iss, entry points, clientProperties). */
 #define EW_EVENT_MAX_TEXT_BYTES 2048
 
-/* A validated event. All pointers into root are borrowed from root, which
- * the event owns; event_id is owned. NULL means "absent". */
+/* The JSON text of one member, exactly as the event wrote it (its own
+ * white space and escapes), NUL-terminated; json is NULL and len 0 when
+ * the member is absent. */
+typedef struct ew_event_json {
+        const char *json;
+        size_t      len;
+} ew_event_json_t;
+
+/* A validated event: what the worker needs of the value, copied out of it
+ * (the value itself may go once the event is parsed).
+ *
+ * The event is ONE allocation: this struct followed by the bytes every
+ * pointer below points into, so ew_event_destroy() is one free() and no
+ * pointer outlives the event.
+ *
+ * The identifiers are the decoded strings (escapes resolved), NUL-
+ * terminated, never holding a NUL (the rules refuse \u0000 in them);
+ * NULL means absent (or JSON null). event_id is never NULL: the event's
+ * eventId, else "<topic>:<partition>:<offset>". first_sub is the first
+ * identity's sub, decoded (the derived message key and nothing else).
+ *
+ * The four members forwarded to the API travel as the event's own JSON
+ * text: ew_request_body() copies them into the body as they are (and
+ * reads identities again when it must hash each sub). */
 typedef struct ew_event {
-        json_object *root;
-        char        *event_id;
-        const char  *account_id;
-        const char  *app_installation_id;
-        const char  *visitor_id;
-        const char  *session_id;
-        const char  *consumer_id;
-        json_object *identities;            /* array, may be NULL */
-        json_object *client_properties;     /* object, may be NULL */
-        json_object *entry_points;          /* array, may be NULL */
-        json_object *engagement_attributes; /* array, may be NULL */
+        const char     *event_id;
+        const char     *account_id;
+        const char     *app_installation_id;
+        const char     *visitor_id;
+        const char     *session_id;
+        const char     *consumer_id;
+        const char     *first_sub;             /* identities[0].sub */
+        ew_event_json_t identities;            /* array */
+        ew_event_json_t client_properties;     /* object */
+        ew_event_json_t entry_points;          /* array */
+        ew_event_json_t engagement_attributes; /* array */
 } ew_event_t;
 
 /* Parses and validates buf[0..len). buf need not be NUL-terminated and may
  * hold any bytes: oversized, non-UTF-8, non-JSON, non-object values and NUL
- * bytes are refused with a message. src supplies the default eventId.
+ * bytes are refused with a message, and so is an object that names a
+ * member twice (anywhere in the value). src supplies the default eventId.
+ * buf is only read during the call: the event keeps copies.
  *
  * Returns 0 and *evp (caller destroys), or -1 with errstr set and *evp
- * NULL. When the value was a JSON object with a string "eventId" but failed
- * validation, that id is still copied to event_id_out (if non-NULL,
- * size event_id_size) so the dead letter can carry it; otherwise
- * event_id_out gets the default id. */
+ * NULL. When the value was JSON, an object with a usable string "eventId"
+ * (a repeated member does not matter here), but failed validation, that
+ * id is still copied to event_id_out (if non-NULL, size event_id_size) so
+ * the dead letter can carry it; otherwise event_id_out gets the default
+ * id. On success event_id_out gets ev->event_id. Both are cut to fit. */
 int ew_event_parse(const char *buf, size_t len, const ew_event_limits_t *lim,
                    const ew_source_t *src, ew_event_t **evp, char *event_id_out,
                    size_t event_id_size, char *errstr, size_t errstr_size);
 
-/* NULL-safe. */
+/* Frees the event (its one allocation). NULL-safe. */
 void ew_event_destroy(ew_event_t *ev);
 
 /* Writes the default event id "<topic>:<partition>:<offset>". */

@@ -1,11 +1,17 @@
 /*
  * ew_request - see ew_request.h.
  *
- * The body is built without deep copies: a new top-level object holds
- * extra references (json_object_get) to the event's own sub-objects, so
- * the cost per request is one serialization. Only when identities must be
- * hashed is the identities array rebuilt (again sharing every value but
- * sub); the event is never changed.
+ * The body is written into one ew_jbuf: the members the event forwards are
+ * copied as the event's own JSON text (ew_event_t keeps it), so nothing is
+ * parsed or re-serialised on the common path. Only when identities must
+ * be hashed is their text read again (ew_json) and each identity written
+ * anew: sub replaced by its HMAC, the other members as they were. The
+ * event is never changed.
+ *
+ * Forwarding the text keeps what the producer wrote, byte for byte inside
+ * each member: numbers keep their spelling (json-c, used before, turned an
+ * integer -0 into 0; it kept 1.0 and 1e2 as written), strings their
+ * escapes, and white space inside a member stays as it was.
  */
 #include "ew_request.h"
 
@@ -15,10 +21,15 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "ew_json.h"
 #include "ew_util.h"
 
 /* SHA-256 output as lowercase hex, plus the NUL. */
 #define HEX_SHA256_SIZE (2 * 32 + 1)
+
+/* Nesting limit when identities are read again: a checked identities
+ * array is two levels deep. */
+#define IDENTITIES_DEPTH 2
 
 /* The v= value. ew_api_version_str() lives in ew_config.c; the mapping is
  * repeated here so the request builder does not depend on the config
@@ -168,137 +179,148 @@ char *ew_request_url(const ew_request_params_t *p, char *errstr,
         return url;
 }
 
-/* A new JSON string holding hex(HMAC-SHA256(key, s[0..len))); NULL on
- * failure. */
-static json_object *hmac_string(const char *key, const char *s, size_t len)
+/* Appends hex(HMAC-SHA256(key, s[0..len))) as a JSON string. Returns 0,
+ * or -1 if the MAC could not be computed. */
+static int put_hmac(ew_jbuf_t *b, const char *key, const char *s, size_t len)
 {
         static const char hex[] = "0123456789abcdef";
         unsigned char     md[EVP_MAX_MD_SIZE];
         unsigned int      md_len = 0, i;
-        char              out[HEX_SHA256_SIZE];
+        char              out[HEX_SHA256_SIZE + 2];
 
         if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)s,
                   len, md, &md_len) ||
             md_len != 32)
-                return NULL;
+                return -1;
+        out[0] = '"';
         for (i = 0; i < md_len; i++) {
-                out[2 * i]     = hex[md[i] >> 4];
-                out[2 * i + 1] = hex[md[i] & 0xf];
+                out[1 + 2 * i] = hex[md[i] >> 4];
+                out[2 + 2 * i] = hex[md[i] & 0xf];
         }
-        out[2 * md_len] = '\0';
-        return json_object_new_string_len(out, (int)(2 * md_len));
-}
-
-/* Adds val under key; on failure drops val. NULL val is a failure (the
- * allocation that made it failed). */
-static int add(json_object *obj, const char *key, json_object *val)
-{
-        if (!val)
-                return -1;
-        if (json_object_object_add(obj, key, val) != 0) {
-                json_object_put(val);
-                return -1;
-        }
+        out[1 + 2 * md_len] = '"';
+        ew_jbuf_raw(b, out, 2 + 2 * md_len);
         return 0;
 }
 
-/* A new identities array equal to ids except that every sub is hashed.
- * Everything else is shared with ids by reference. */
-static json_object *hashed_identities(json_object *ids, const char *key)
+/* Appends the identities array with every identity's sub replaced by its
+ * HMAC, everything else as the event wrote it. The text is read again
+ * (it is small, and was checked when the event was parsed). Returns 0, or
+ * -1 on failure. */
+static int put_hashed_identities(ew_jbuf_t *b, const ew_event_json_t *ids,
+                                 const char *key)
 {
-        json_object *arr = json_object_new_array();
-        size_t       n, i;
+        ew_json_doc_t doc;
+        uint32_t      n, e, nm, k, v;
+        char          small[EW_EVENT_MAX_ID_BYTES + 1], *heap = NULL;
+        size_t        len;
+        const char   *raw;
+        int           r = -1;
 
-        if (!arr)
-                return NULL;
-        n = json_object_array_length(ids);
-        for (i = 0; i < n; i++) {
-                json_object *id = json_object_array_get_idx(ids, i);
-                json_object *copy;
-
-                if (!json_object_is_type(id, json_type_object)) {
-                        copy = json_object_get(id);
-                } else {
-                        copy = json_object_new_object();
-                        if (!copy)
-                                goto error;
-                        json_object_object_foreach(id, k, val)
-                        {
-                                json_object *nv;
-                                if (strcmp(k, "sub") == 0 &&
-                                    json_object_is_type(val, json_type_string))
-                                        nv = hmac_string(
-                                            key, json_object_get_string(val),
-                                            (size_t)json_object_get_string_len(
-                                                val));
-                                else
-                                        nv = json_object_get(val);
-                                if (add(copy, k, nv) == -1) {
-                                        json_object_put(copy);
-                                        goto error;
+        ew_json_doc_init(&doc);
+        if (ew_json_parse(&doc, ids->json, ids->len, IDENTITIES_DEPTH, 0, NULL,
+                          0) == -1 ||
+            ew_json_type(&doc, 0) != EW_JSON_ARRAY)
+                goto done;
+        ew_jbuf_char(b, '[');
+        EW_JSON_FOREACH_ELEM(&doc, 0, n, e)
+        {
+                if (e != 1)
+                        ew_jbuf_char(b, ',');
+                if (ew_json_type(&doc, e) != EW_JSON_OBJECT) {
+                        raw = ew_json_raw(&doc, e, &len);
+                        ew_jbuf_raw(b, raw, len);
+                        continue;
+                }
+                ew_jbuf_char(b, '{');
+                EW_JSON_FOREACH_MEMBER(&doc, e, nm, k, v)
+                {
+                        if (k != e + 1)
+                                ew_jbuf_char(b, ',');
+                        raw = ew_json_raw(&doc, k, &len);
+                        ew_jbuf_raw(b, raw, len);
+                        ew_jbuf_char(b, ':');
+                        if (ew_json_str_eq(&doc, k, "sub", 3) &&
+                            ew_json_type(&doc, v) == EW_JSON_STRING) {
+                                size_t sl = ew_json_count(&doc, v);
+                                char  *s  = small;
+                                if (sl >= sizeof(small)) {
+                                        s = heap = malloc(sl + 1);
+                                        if (!s)
+                                                goto done;
                                 }
+                                ew_json_str_copy(&doc, v, s);
+                                if (put_hmac(b, key, s, sl) == -1)
+                                        goto done;
+                                free(heap);
+                                heap = NULL;
+                        } else {
+                                raw = ew_json_raw(&doc, v, &len);
+                                ew_jbuf_raw(b, raw, len);
                         }
                 }
-                if (json_object_array_add(arr, copy) != 0) {
-                        json_object_put(copy);
-                        goto error;
-                }
+                ew_jbuf_char(b, '}');
         }
-        return arr;
-error:
-        json_object_put(arr);
-        return NULL;
+        ew_jbuf_char(b, ']');
+        r = 0;
+done:
+        free(heap);
+        ew_json_doc_release(&doc);
+        return r;
 }
+
+/* Appends the member name key, a JSON string literal with its quotes and
+ * colon ("\"name\":"), after a ',' unless it is the body's first. */
+#define PUT_KEY(b, key)                                                        \
+        do {                                                                   \
+                if ((b)->len > 1)                                              \
+                        ew_jbuf_char((b), ',');                                \
+                ew_jbuf_raw((b), (key), sizeof(key) - 1);                      \
+        } while (0)
+
+/* Appends "key":<json> when the member is present. */
+#define PUT_MEMBER(b, key, m)                                                  \
+        do {                                                                   \
+                if ((m)->json) {                                               \
+                        PUT_KEY((b), key);                                     \
+                        ew_jbuf_raw((b), (m)->json, (m)->len);                 \
+                }                                                              \
+        } while (0)
 
 char *ew_request_body(const ew_event_t *ev, const char *hash_key, size_t *lenp)
 {
-        json_object *body = NULL, *v;
-        const char  *s;
-        char        *out = NULL;
-        size_t       len = 0;
+        ew_jbuf_t b;
+        char     *out;
+        size_t    len = 0;
 
         if (!ev)
-                goto done;
-        body = json_object_new_object();
-        if (!body)
-                goto done;
+                return NULL;
+        ew_jbuf_init(&b, 0);
+        ew_jbuf_char(&b, '{');
         if (ev->consumer_id) {
-                v = hash_key ? hmac_string(hash_key, ev->consumer_id,
-                                           strlen(ev->consumer_id))
-                             : json_object_new_string(ev->consumer_id);
-                if (add(body, "consumerId", v) == -1)
-                        goto done;
+                PUT_KEY(&b, "\"consumerId\":");
+                if (!hash_key)
+                        ew_jbuf_cstr(&b, ev->consumer_id);
+                else if (put_hmac(&b, hash_key, ev->consumer_id,
+                                  strlen(ev->consumer_id)) == -1)
+                        goto error;
         }
-        if (ev->identities) {
-                v = hash_key ? hashed_identities(ev->identities, hash_key)
-                             : json_object_get(ev->identities);
-                if (add(body, "identities", v) == -1)
-                        goto done;
+        if (ev->identities.json && hash_key) {
+                PUT_KEY(&b, "\"identities\":");
+                if (put_hashed_identities(&b, &ev->identities, hash_key) == -1)
+                        goto error;
+        } else {
+                PUT_MEMBER(&b, "\"identities\":", &ev->identities);
         }
-        if (ev->client_properties &&
-            add(body, "clientProperties",
-                json_object_get(ev->client_properties)) == -1)
-                goto done;
-        if (ev->entry_points &&
-            add(body, "entryPoints", json_object_get(ev->entry_points)) == -1)
-                goto done;
-        if (ev->engagement_attributes &&
-            add(body, "engagementAttributes",
-                json_object_get(ev->engagement_attributes)) == -1)
-                goto done;
+        PUT_MEMBER(&b, "\"clientProperties\":", &ev->client_properties);
+        PUT_MEMBER(&b, "\"entryPoints\":", &ev->entry_points);
+        PUT_MEMBER(&b, "\"engagementAttributes\":", &ev->engagement_attributes);
+        ew_jbuf_char(&b, '}');
 
-        s = json_object_to_json_string_length(
-            body, JSON_C_TO_STRING_PLAIN | JSON_C_TO_STRING_NOSLASHESCAPE,
-            &len);
-        if (!s)
-                goto done;
-        out = malloc(len + 1);
-        if (!out)
-                goto done;
-        memcpy(out, s, len + 1);
-        if (lenp)
+        out = ew_jbuf_take(&b, &len); /* NULL if an append failed */
+        if (out && lenp)
                 *lenp = len;
-done:
-        json_object_put(body);
         return out;
+error:
+        ew_jbuf_release(&b);
+        return NULL;
 }

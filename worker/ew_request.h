@@ -39,10 +39,15 @@ char *ew_request_pct_encode(const char *s);
 char *ew_request_url(const ew_request_params_t *p, char *errstr,
                      size_t errstr_size);
 
-/* Builds the JSON body from the event. Returns a new NUL-terminated string
- * (caller frees) and its length in *lenp, or NULL on allocation failure.
- * hash_key, when non-NULL, replaces each identity's sub and the consumerId
- * by hex(HMAC-SHA256(hash_key, value)) (identity.hash_key). */
+/* Builds the JSON body from the event: {"consumerId", "identities",
+ * "clientProperties", "entryPoints", "engagementAttributes"}, in that
+ * order, each only when the event has it. The last four are the event's
+ * own JSON text (its white space and number spelling kept). Returns a new
+ * NUL-terminated string (caller frees) and its length in *lenp (may be
+ * NULL), or NULL on allocation failure (also for a NULL ev). hash_key,
+ * when non-NULL, replaces each identity's sub and the consumerId by
+ * hex(HMAC-SHA256(hash_key, value)) (identity.hash_key); the identities'
+ * other members stay as written. The event is not changed. */
 char *ew_request_body(const ew_event_t *ev, const char *hash_key, size_t *lenp);
 
 #endif /* EW_REQUEST_H */

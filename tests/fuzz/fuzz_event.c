@@ -13,9 +13,14 @@
  * always a terminated string, the key is the one ew_message.h describes,
  * nothing in the event can change the URL's shape, and every JSON text the
  * worker sends on (request body, dead letter) is valid UTF-8 and strict
- * JSON (RFC 8259 as fuzz_json.c reads it, and json-c). A broken promise
- * aborts, so the fuzzer keeps the input.
+ * JSON (RFC 8259 as fuzz_json.c reads it, and json-c). It also compares
+ * with json-c, a reader of its own: what the event holds (decoded ids,
+ * each forwarded member's text) is what json-c reads in the value, and
+ * the body's members read as the event's members (with each sub hashed
+ * in the hashed body). A broken promise aborts, so the fuzzer keeps the
+ * input.
  */
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -84,6 +89,200 @@ static void check_json(const char *text, size_t len, json_type type)
         CHECK(json_object_is_type(o, type));
         json_object_put(o);
         json_tokener_free(tok);
+}
+
+/* json-c's reading of text[0..len), which must succeed (NULL never
+ * returned). */
+static json_object *jc_parse(const char *text, size_t len)
+{
+        struct json_tokener *tok;
+        json_object         *o;
+
+        tok = json_tokener_new_ex(JSON_TOKENER_DEFAULT_DEPTH * 4);
+        CHECK(tok != NULL);
+        json_tokener_set_flags(tok, JSON_TOKENER_STRICT);
+        o = json_tokener_parse_ex(tok, text, (int)len);
+        if (json_tokener_get_error(tok) == json_tokener_continue)
+                o = json_tokener_parse_ex(tok, "", 1); /* a bare number */
+        CHECK(json_tokener_get_error(tok) == json_tokener_success);
+        json_tokener_free(tok);
+        return o;
+}
+
+/* Aborts unless an event's string field equals the value's member key as
+ * json-c reads it (both absent, or the same bytes; JSON null is absent). */
+static void check_id(json_object *value, const char *key, const char *got)
+{
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(value, key, &v) || !v) {
+                CHECK(got == NULL);
+                return;
+        }
+        CHECK(got != NULL);
+        CHECK(json_object_is_type(v, json_type_string));
+        CHECK((size_t)json_object_get_string_len(v) == strlen(got));
+        CHECK(memcmp(json_object_get_string(v), got, strlen(got)) == 0);
+}
+
+/* Aborts unless member text m (may be absent) reads as want (NULL:
+ * absent), is of type type and is terminated at its length. */
+static void check_member(const ew_event_json_t *m, json_object *want,
+                         json_type type)
+{
+        json_object *got;
+
+        if (!want) {
+                CHECK(m->json == NULL && m->len == 0);
+                return;
+        }
+        CHECK(m->json != NULL && strlen(m->json) == m->len);
+        check_json(m->json, m->len, type);
+        got = jc_parse(m->json, m->len);
+        CHECK(json_object_equal(got, want));
+        json_object_put(got);
+}
+
+/* The member key of value, NULL when absent or null. */
+static json_object *member(json_object *value, const char *key)
+{
+        json_object *v = NULL;
+
+        if (!json_object_object_get_ex(value, key, &v))
+                return NULL;
+        return v;
+}
+
+/* Aborts unless the event holds what json-c reads in the value. */
+static void check_event_vs_jsonc(const ew_event_t *ev, const char *buf,
+                                 size_t size)
+{
+        json_object *value = jc_parse(buf, size), *ids, *sub;
+
+        CHECK(json_object_is_type(value, json_type_object));
+        check_id(value, "accountId", ev->account_id);
+        check_id(value, "appInstallationId", ev->app_installation_id);
+        check_id(value, "visitorId", ev->visitor_id);
+        check_id(value, "sessionId", ev->session_id);
+        check_id(value, "consumerId", ev->consumer_id);
+        if (member(value, "eventId"))
+                check_id(value, "eventId", ev->event_id);
+        ids = member(value, "identities");
+        check_member(&ev->identities, ids, json_type_array);
+        check_member(&ev->client_properties, member(value, "clientProperties"),
+                     json_type_object);
+        check_member(&ev->entry_points, member(value, "entryPoints"),
+                     json_type_array);
+        check_member(&ev->engagement_attributes,
+                     member(value, "engagementAttributes"), json_type_array);
+        if (ids) {
+                sub = json_object_object_get(json_object_array_get_idx(ids, 0),
+                                             "sub");
+                CHECK(ev->first_sub != NULL);
+                CHECK(json_object_is_type(sub, json_type_string));
+                CHECK(strcmp(ev->first_sub, json_object_get_string(sub)) == 0);
+        } else {
+                CHECK(ev->first_sub == NULL);
+        }
+        json_object_put(value);
+}
+
+/* 1 if s is 64 lower-case hex digits (an HMAC-SHA256 as the body writes
+ * it). */
+static int is_hmac(json_object *s)
+{
+        const char *p = json_object_get_string(s);
+        size_t      i;
+
+        if (!json_object_is_type(s, json_type_string) ||
+            json_object_get_string_len(s) != 64)
+                return 0;
+        for (i = 0; i < 64; i++)
+                if (!((p[i] >= '0' && p[i] <= '9') ||
+                      (p[i] >= 'a' && p[i] <= 'f')))
+                        return 0;
+        return 1;
+}
+
+/* Aborts unless the body's identities are the event's with every sub an
+ * HMAC. */
+static void check_hashed_identities(json_object *got, const ew_event_json_t *m)
+{
+        json_object *want = jc_parse(m->json, m->len);
+        size_t       i, n = json_object_array_length(want);
+
+        CHECK(json_object_is_type(got, json_type_array));
+        CHECK(json_object_array_length(got) == n);
+        for (i = 0; i < n; i++) {
+                json_object *g = json_object_array_get_idx(got, i);
+                json_object *w = json_object_array_get_idx(want, i);
+                CHECK(json_object_object_length(g) ==
+                      json_object_object_length(w));
+                json_object_object_foreach(w, k, wv)
+                {
+                        json_object *gv = NULL;
+                        CHECK(json_object_object_get_ex(g, k, &gv));
+                        if (strcmp(k, "sub") == 0)
+                                CHECK(is_hmac(gv));
+                        else
+                                CHECK(json_object_equal(gv, wv));
+                }
+        }
+        json_object_put(want);
+}
+
+/* Aborts unless body (plain, or hashed) carries the event's members: the
+ * forwarded ones read the same as the event's text. */
+static void check_body_members(const ew_event_t *ev, const char *body,
+                               size_t len, int hashed)
+{
+        static const struct {
+                const char *key;
+                size_t      off;
+        } fwd[] = {
+            {"clientProperties", offsetof(ew_event_t, client_properties)},
+            {"entryPoints", offsetof(ew_event_t, entry_points)},
+            {"engagementAttributes",
+             offsetof(ew_event_t, engagement_attributes)},
+        };
+        json_object *o = jc_parse(body, len), *v;
+        size_t       i, want_n = 0;
+
+        for (i = 0; i < EW_ARRAY_SIZE(fwd); i++) {
+                const ew_event_json_t *m =
+                    (const ew_event_json_t *)((const char *)ev + fwd[i].off);
+                v = member(o, fwd[i].key);
+                if (!m->json) {
+                        CHECK(v == NULL);
+                        continue;
+                }
+                want_n++;
+                check_member(m, v, json_object_get_type(v));
+        }
+        v = member(o, "identities");
+        if (ev->identities.json) {
+                want_n++;
+                if (hashed)
+                        check_hashed_identities(v, &ev->identities);
+                else
+                        check_member(&ev->identities, v, json_type_array);
+        } else {
+                CHECK(v == NULL);
+        }
+        v = member(o, "consumerId");
+        if (ev->consumer_id) {
+                want_n++;
+                if (hashed)
+                        CHECK(is_hmac(v));
+                else
+                        CHECK(json_object_is_type(v, json_type_string) &&
+                              strcmp(json_object_get_string(v),
+                                     ev->consumer_id) == 0);
+        } else {
+                CHECK(v == NULL);
+        }
+        CHECK((size_t)json_object_object_length(o) == want_n);
+        json_object_put(o);
 }
 
 /* The value of an upper-case hex digit, or 16. */
@@ -164,7 +363,7 @@ static void check_url(const ew_event_t *ev, ew_api_version_t version)
 }
 
 /* What the engine does with an event that parsed. */
-static void use_event(const ew_event_t *ev)
+static void use_event(const ew_event_t *ev, const char *buf, size_t size)
 {
         static const char input_key[] = "input-key";
         const char       *derived;
@@ -172,8 +371,9 @@ static void use_event(const ew_event_t *ev)
         size_t            klen = 99, blen = 0;
         char             *body;
 
-        CHECK(ev->root != NULL && ev->event_id != NULL);
-        CHECK(ev->identities || ev->consumer_id || ev->visitor_id);
+        CHECK(ev->event_id != NULL);
+        CHECK(ev->identities.json || ev->consumer_id || ev->visitor_id);
+        check_event_vs_jsonc(ev, buf, size);
 
         /* No input key: the derived one, or none. */
         derived = ew_event_derived_key(ev);
@@ -193,12 +393,14 @@ static void use_event(const ew_event_t *ev)
         body = ew_request_body(ev, NULL, &blen);
         CHECK(body != NULL);
         check_json(body, blen, json_type_object);
+        check_body_members(ev, body, blen, 0 /*plain*/);
         free(body);
 
         blen = 0;
         body = ew_request_body(ev, "fuzz-hash-key", &blen);
         CHECK(body != NULL);
         check_json(body, blen, json_type_object);
+        check_body_members(ev, body, blen, 1 /*hashed*/);
         free(body);
 }
 
@@ -256,12 +458,18 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
                         CHECK(strncmp(event_id, ev->event_id, n) == 0);
                         CHECK(n == strlen(ev->event_id) ||
                               n == st->event_id_size - 1);
-                        use_event(ev);
+                        use_event(ev, buf, size);
                         ew_event_destroy(ev);
                 } else {
                         CHECK(ev == NULL);
                         CHECK(terminated(errstr, st->errstr_size));
                         CHECK(errstr[0] != '\0');
+                        /* A repeated name is the only fault reported as
+                         * such: the value is JSON otherwise. */
+                        if (st->errstr_size == 1024 &&
+                            strstr(errstr, "appears twice"))
+                                CHECK(fuzz_json_valid(buf, size,
+                                                      st->lim.max_depth));
                         dead_letter(buf, size, event_id, errstr);
                 }
         }

@@ -6,9 +6,12 @@
  * message that names the wrong field fails). Fixtures live in
  * tests/data/events.
  */
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include <json-c/json.h>
 
 #include "ew_event.h"
 #include "ew_test.h"
@@ -116,6 +119,8 @@ static const valid_case_t valid_cases[] = {
                "\"ipAddress\":\"255.255.255.255\"}}"},
     {"ip_zero_parts", "{\"consumerId\":\"c\",\"clientProperties\":{"
                       "\"ipAddress\":\"10.0.0.1\"}}"},
+    {"ip_escaped", "{\"consumerId\":\"c\",\"clientProperties\":{"
+                   "\"ipAddress\":\"192.168\\u002e5.2\\u0035\"}}"},
     {"client_extra_scalars",
      "{\"consumerId\":\"c\",\"clientProperties\":{\"type\":\"APP\","
      "\"timestamp\":1700000000000,\"beta\":true,\"ratio\":0.5}}"},
@@ -209,7 +214,7 @@ static const invalid_case_t invalid_cases[] = {
     {"trailing_comma", "{\"consumerId\":\"c\",}", "value is not JSON"},
     {"missing_colon", "{\"consumerId\" \"c\"}", "value is not JSON"},
     {"bad_literal", "{" CID "\"x\":fals}", "value is not JSON"},
-    /* What strict json-c lets through. */
+    /* What strict json-c let through (before ew_json). */
     {"single_quoted_key", "{'consumerId':\"c\"}", "unexpected '''"},
     {"nan", "{" CID "\"x\":NaN}", "unexpected 'N'"},
     {"infinity", "{" CID "\"x\":-Infinity}", "invalid number"},
@@ -315,6 +320,20 @@ static const invalid_case_t invalid_cases[] = {
     {"cp_ip_space", CPROP("\"ipAddress\":\" 1.2.3.4\""),
      "clientProperties.ipAddress"},
     {"cp_ip_host", CPROP("\"ipAddress\":\"localhost\""),
+     "clientProperties.ipAddress"},
+    {"cp_ip_trailing_dot", CPROP("\"ipAddress\":\"1.2.3.\""),
+     "clientProperties.ipAddress"},
+    {"cp_ip_empty_part", CPROP("\"ipAddress\":\"1..2.3\""),
+     "clientProperties.ipAddress"},
+    {"cp_ip_four_digits", CPROP("\"ipAddress\":\"1234.1.1.1\""),
+     "clientProperties.ipAddress"},
+    {"cp_ip_dot_after", CPROP("\"ipAddress\":\"1.2.3.4.\""),
+     "clientProperties.ipAddress"},
+    {"cp_ip_space_after", CPROP("\"ipAddress\":\"1.2.3.4 \""),
+     "clientProperties.ipAddress"},
+    {"cp_ip_sign", CPROP("\"ipAddress\":\"1.2.+3.4\""),
+     "clientProperties.ipAddress"},
+    {"cp_ip_escaped_bad", CPROP("\"ipAddress\":\"1.2.3.\\u0030\\u0031\""),
      "clientProperties.ipAddress"},
     {"cp_ip_number", CPROP("\"ipAddress\":1234"),
      "clientProperties.ipAddress: must be a string, got number"},
@@ -483,6 +502,27 @@ static void test_fixtures(void)
         CU_ASSERT_EQUAL(failures, 0);
 }
 
+/* Parses a member's text back with json-c (NULL if it does not parse or
+ * is not terminated where its length says). */
+static json_object *member_json(const ew_event_json_t *m)
+{
+        if (!m->json || strlen(m->json) != m->len)
+                return NULL;
+        return json_tokener_parse(m->json);
+}
+
+/* The length of a member's JSON array, or -1. */
+static int array_len(const ew_event_json_t *m)
+{
+        json_object *o = member_json(m);
+        int          n = json_object_is_type(o, json_type_array)
+                             ? (int)json_object_array_length(o)
+                             : -1;
+
+        json_object_put(o);
+        return n;
+}
+
 /* The doc's example body, taken as an event, is valid and every field
  * lands where the header says. */
 static void test_doc_example(void)
@@ -492,7 +532,7 @@ static void test_doc_example(void)
             ew_test_read_file(ew_test_data("events/doc_example.json"), &len);
         ew_event_t  *ev       = NULL;
         char         err[512] = "", id[128] = "";
-        json_object *os;
+        json_object *cp, *os;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(buf);
         CU_ASSERT_EQUAL_FATAL(
@@ -505,13 +545,15 @@ static void test_doc_example(void)
         CU_ASSERT_PTR_NULL(ev->app_installation_id);
         CU_ASSERT_PTR_NULL(ev->visitor_id);
         CU_ASSERT_PTR_NULL(ev->session_id);
-        CU_ASSERT_EQUAL(json_object_array_length(ev->identities), 2);
-        CU_ASSERT_EQUAL(json_object_array_length(ev->entry_points), 4);
-        CU_ASSERT_EQUAL(json_object_array_length(ev->engagement_attributes), 1);
-        CU_ASSERT(
-            json_object_object_get_ex(ev->client_properties, "osName", &os));
+        CU_ASSERT_EQUAL(array_len(&ev->identities), 2);
+        CU_ASSERT_EQUAL(array_len(&ev->entry_points), 4);
+        CU_ASSERT_EQUAL(array_len(&ev->engagement_attributes), 1);
+        cp = member_json(&ev->client_properties);
+        CU_ASSERT(json_object_object_get_ex(cp, "osName", &os));
         CU_ASSERT_STRING_EQUAL(json_object_get_string(os), "MAC_OSX");
+        json_object_put(cp);
         CU_ASSERT_STRING_EQUAL(ew_event_derived_key(ev), "identifierForNoAuth");
+        CU_ASSERT_STRING_EQUAL(ev->first_sub, "identifierForNoAuth");
         ew_event_destroy(ev);
         free(buf);
 }
@@ -535,9 +577,8 @@ static void test_full_fields(void)
         CU_ASSERT_STRING_EQUAL(ev->visitor_id, "vis-abc");
         CU_ASSERT_STRING_EQUAL(ev->session_id, "ses-def");
         CU_ASSERT_PTR_NULL(ev->consumer_id);
-        CU_ASSERT_PTR_NOT_NULL(ev->client_properties);
-        CU_ASSERT_EQUAL(json_object_array_length(ev->engagement_attributes),
-                        10);
+        CU_ASSERT_PTR_NOT_NULL(ev->client_properties.json);
+        CU_ASSERT_EQUAL(array_len(&ev->engagement_attributes), 10);
         CU_ASSERT_STRING_EQUAL(ew_event_derived_key(ev), "c0ffee-1234");
         ew_event_destroy(ev);
         free(buf);
@@ -810,7 +851,15 @@ static void test_event_id_out(void)
         } cases[] = {
             {"{\"eventId\":\"e-7\",\"identities\":[{\"acr\":\"2\"}]}", "e-7"},
             {"{\"eventId\":\"e-8\"}", "e-8"},
-            {"{\"eventId\":\"e-9\",\"x\":NaN}", "e-9"},
+            /* Not JSON: no id can be read (json-c, used before, let NaN
+             * through and the id with it). */
+            {"{\"eventId\":\"e-9\",\"x\":NaN}", "visitor-activity:3:42"},
+            /* A repeated member: the value reads, the id is known. */
+            {"{\"eventId\":\"e-12\",\"consumerId\":\"a\",\"consumerId\":\"b\"}",
+             "e-12"},
+            {"{\"eventId\":\"e-13\",\"identities\":[{\"acr\":\"0\",\"acr\":"
+             "\"0\",\"sub\":\"s\"}]}",
+             "e-13"},
             {"{\"eventId\":\"e-10\",\"x\":1", "visitor-activity:3:42"},
             {"[{\"eventId\":\"e-11\"}]", "visitor-activity:3:42"},
             {"{\"eventId\":17}", "visitor-activity:3:42"},
@@ -842,6 +891,180 @@ static void test_event_id_out(void)
                     parse_n("{}", 2, NULL, &ev, id, sizeof(id), NULL, 0), -1);
                 CU_ASSERT_STRING_EQUAL(id, "vis");
         }
+}
+
+/* A member named twice anywhere is refused, naming the object's path and
+ * the member: members travel to the API as their text. */
+static void test_duplicates(void)
+{
+        static const struct {
+                const char *name;
+                const char *json;
+                const char *want; /* the whole message */
+        } cases[] = {
+            {"top_level", "{\"consumerId\":\"a\",\"consumerId\":\"b\"}",
+             "member \"consumerId\" appears twice"},
+            {"top_level_unknown", "{\"consumerId\":\"a\",\"x\":1,\"x\":1}",
+             "member \"x\" appears twice"},
+            {"client_properties",
+             "{\"consumerId\":\"c\",\"clientProperties\":{\"osName\":\"IOS\","
+             "\"osVersion\":\"1\",\"osName\":\"ANDROID\"}}",
+             "clientProperties: member \"osName\" appears twice"},
+            {"identity",
+             IDS("{\"acr\":\"0\",\"sub\":\"a\"},{\"acr\":\"0\","
+                 "\"sub\":\"a\",\"sub\":\"b\"}"),
+             "identities[1]: member \"sub\" appears twice"},
+            {"escaped_name",
+             IDS("{\"acr\":\"0\",\"sub\":\"a\",\"s\\u0075b\":"
+                 "\"b\"}"),
+             "identities[0]: member \"sub\" appears twice"},
+            {"deep",
+             ATTR("{\"type\":\"lead\",\"lead\":{\"x\":[{},{\"y\":{"
+                  "\"z\":1,\"z\":2}}]}}"),
+             "engagementAttributes[0].lead.x[1].y: member \"z\" appears twice"},
+            {"odd_names", "{" CID "\"my key\":{\"a.b\":{\"\\n\":1,\"\\n\":1}}}",
+             "\"my key\".\"a.b\": member \"\\x0a\" appears twice"},
+            {"unknown_top_level_member",
+             "{" CID "\"producer\":{\"meta\":{\"v\":1,\"v\":2}}}",
+             "producer.meta: member \"v\" appears twice"},
+            /* The first repeat in the text is named. */
+            {"first_repeat",
+             "{" CID "\"p\":{\"b\":1,\"a\":{\"c\":1,\"c\":1},\"b\":2}}",
+             "p.a: member \"c\" appears twice"},
+            /* More members than ew_json compares pairwise. */
+            {"large_object",
+             "{" CID "\"p\":{\"a\":1,\"b\":1,\"c\":1,\"d\":1,\"e\":1,\"f\":1,"
+             "\"g\":1,\"h\":1,\"i\":1,\"j\":1,\"k\":1,\"l\":1,\"m\":1,"
+             "\"n\":1,\"o\":1,\"p\":1,\"q\":1,\"r\":1,\"f\":2,\"s\":1}}",
+             "p: member \"f\" appears twice"},
+            /* The root's type comes first, as for any value. */
+            {"array_root", "[{\"a\":1,\"a\":2}]",
+             "value must be a JSON object, got array"},
+            /* A repeat before a syntax error: the value is not JSON. */
+            {"then_not_json", "{\"o\":{\"a\":1,\"a\":2},\"x\":NaN}",
+             "value is not JSON: unexpected 'N' at offset 23"},
+            {"then_truncated", "{\"o\":{\"a\":1,\"a\":2},\"x\":",
+             "value is not JSON: it ends at offset 23 before the JSON value "
+             "is complete"},
+        };
+        int    failures = 0;
+        size_t i;
+
+        for (i = 0; i < EW_ARRAY_SIZE(cases); i++) {
+                ew_event_t *ev       = NULL;
+                char        err[512] = "";
+
+                if (parse(cases[i].json, &ev, err, sizeof(err)) != -1 || ev ||
+                    strcmp(err, cases[i].want) != 0) {
+                        fprintf(stderr, "  dup %s: '%s', want '%s'\n",
+                                cases[i].name, err, cases[i].want);
+                        failures++;
+                }
+                ew_event_destroy(ev);
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* What the reader refuses beyond the rules the contract names is worded
+ * by the reader, with the offset. */
+static void test_reader_messages(void)
+{
+        static const struct {
+                const char *json;
+                const char *want;
+        } cases[] = {
+            {"{\"consumerId\" \"c\"}",
+             "value is not JSON: expected ':' at offset 14"},
+            {"{\"consumerId\":\"c\",}",
+             "value is not JSON: expected a member name at offset 18"},
+            {"{\"consumerId\":\"c\"]", "value is not JSON: expected ',' or '}' "
+                                       "at offset 17"},
+            {"{\"consumerId\":\"c\"", "value is not JSON: it ends at offset 17 "
+                                      "before the JSON value is complete"},
+            {"   ", "value is not JSON: it ends at offset 3 before the JSON "
+                    "value is complete"},
+            {"{\"x\":[1,2}", "value is not JSON: expected ',' or ']' at "
+                             "offset 9"},
+            {"{\"consumerId\":\"c\"} x",
+             "value has trailing data after the JSON value at offset 19"},
+            {"{\"x\":tru}", "value is not JSON: unexpected 't' at offset 5"},
+        };
+        int    failures = 0;
+        size_t i;
+
+        for (i = 0; i < EW_ARRAY_SIZE(cases); i++) {
+                ew_event_t *ev       = NULL;
+                char        err[512] = "";
+
+                if (parse(cases[i].json, &ev, err, sizeof(err)) != -1 ||
+                    strcmp(err, cases[i].want) != 0) {
+                        fprintf(stderr, "  reader %zu: '%s', want '%s'\n", i,
+                                err, cases[i].want);
+                        failures++;
+                }
+                ew_event_destroy(ev);
+        }
+        CU_ASSERT_EQUAL(failures, 0);
+}
+
+/* Identifiers are decoded; the forwarded members are the value's own
+ * text; everything lives in the event's one allocation. */
+static void test_event_contents(void)
+{
+        static const char json[] =
+            "{ \"eventId\" : \"e\\u0031\", \"accountId\":\"caf\\u00e9\","
+            "\"appInstallationId\":\"a\\/b\",\"visitorId\":\"v\\\"q\","
+            "\"sessionId\":\"\\ud83d\\ude00\",\"consumerId\":\"c\\tc\","
+            "\"identities\": [ {\"acr\":\"0\", \"sub\":\"s\\u0031\"} ] ,"
+            "\"clientProperties\":{\"n\": -0},\"entryPoints\":[\"x\"],"
+            "\"engagementAttributes\":[ ],\"other\":[1]}";
+        const char *strs[8];
+        ew_event_t *ev       = NULL;
+        char        err[256] = "";
+        size_t      i, size;
+
+        CU_ASSERT_EQUAL_FATAL(parse(json, &ev, err, sizeof(err)), 0);
+        CU_ASSERT_STRING_EQUAL(ev->event_id, "e1");
+        CU_ASSERT_STRING_EQUAL(ev->account_id, "caf\xc3\xa9");
+        CU_ASSERT_STRING_EQUAL(ev->app_installation_id, "a/b");
+        CU_ASSERT_STRING_EQUAL(ev->visitor_id, "v\"q");
+        CU_ASSERT_STRING_EQUAL(ev->session_id, "\xf0\x9f\x98\x80");
+        CU_ASSERT_STRING_EQUAL(ev->consumer_id, "c\tc");
+        CU_ASSERT_STRING_EQUAL(ev->first_sub, "s1");
+        CU_ASSERT_STRING_EQUAL(ev->identities.json,
+                               "[ {\"acr\":\"0\", \"sub\":\"s\\u0031\"} ]");
+        CU_ASSERT_EQUAL(ev->identities.len, strlen(ev->identities.json));
+        CU_ASSERT_STRING_EQUAL(ev->client_properties.json, "{\"n\": -0}");
+        CU_ASSERT_EQUAL(ev->client_properties.len, 9);
+        CU_ASSERT_STRING_EQUAL(ev->entry_points.json, "[\"x\"]");
+        CU_ASSERT_STRING_EQUAL(ev->engagement_attributes.json, "[ ]");
+        /* One block: every string lies inside the event's allocation. */
+        size    = malloc_usable_size(ev);
+        strs[0] = ev->event_id;
+        strs[1] = ev->account_id;
+        strs[2] = ev->app_installation_id;
+        strs[3] = ev->visitor_id;
+        strs[4] = ev->session_id;
+        strs[5] = ev->consumer_id;
+        strs[6] = ev->first_sub;
+        strs[7] = ev->identities.json;
+        for (i = 0; i < EW_ARRAY_SIZE(strs); i++)
+                CU_ASSERT(strs[i] >= (const char *)(ev + 1) &&
+                          strs[i] + strlen(strs[i]) < (const char *)ev + size);
+        ew_event_destroy(ev);
+
+        /* Absent members: NULL and 0. */
+        ev = NULL;
+        CU_ASSERT_EQUAL_FATAL(
+            parse("{\"visitorId\":\"v\"}", &ev, err, sizeof(err)), 0);
+        CU_ASSERT_PTR_NULL(ev->identities.json);
+        CU_ASSERT_EQUAL(ev->identities.len, 0);
+        CU_ASSERT_PTR_NULL(ev->client_properties.json);
+        CU_ASSERT_PTR_NULL(ev->entry_points.json);
+        CU_ASSERT_PTR_NULL(ev->engagement_attributes.json);
+        CU_ASSERT_PTR_NULL(ev->first_sub);
+        CU_ASSERT_PTR_NULL(ev->consumer_id);
+        ew_event_destroy(ev);
 }
 
 static void test_derived_key(void)
@@ -961,6 +1184,9 @@ static const ew_test_case_t cases[] = {
     {"string_bounds", test_string_bounds},
     {"default_event_id", test_default_event_id},
     {"event_id_out", test_event_id_out},
+    {"duplicates", test_duplicates},
+    {"reader_messages", test_reader_messages},
+    {"event_contents", test_event_contents},
     {"derived_key", test_derived_key},
     {"null_safety", test_null_safety},
     {"message_quoting", test_message_quoting},

@@ -11,6 +11,8 @@
 #include <string.h>
 #include <time.h>
 
+#include <json-c/json.h>
+
 #include "ew_message.h"
 #include "ew_test.h"
 #include "ew_util.h"
@@ -914,16 +916,12 @@ static void test_dead_letter_json_large(void)
  */
 static void test_message_key(void)
 {
-        json_object *ids = json_tokener_parse(
-            "[{\"iss\":\"LivePerson\",\"acr\":\"0\",\"sub\":\"sub-1\"},"
-            "{\"acr\":\"loa1\",\"sub\":\"sub-2\"}]");
-        json_object *empty = json_object_new_array();
-        ew_event_t   ev;
-        const void  *k;
-        size_t       len;
+        ew_event_t  ev;
+        const void *k;
+        size_t      len;
 
         memset(&ev, 0, sizeof(ev));
-        ev.identities  = ids;
+        ev.first_sub   = "sub-1"; /* the first identity's sub */
         ev.consumer_id = "consumer-1";
         ev.visitor_id  = "visitor-1";
 
@@ -946,12 +944,11 @@ static void test_message_key(void)
         CU_ASSERT_EQUAL(len, 5);
         CU_ASSERT_EQUAL(memcmp(k, "sub-1", 5), 0);
 
-        ev.identities = NULL;
-        k             = ew_message_key(NULL, 0, &ev, &len);
+        ev.first_sub = NULL;
+        k            = ew_message_key(NULL, 0, &ev, &len);
         CU_ASSERT_EQUAL(len, 10);
         CU_ASSERT_EQUAL(memcmp(k, "consumer-1", 10), 0);
 
-        ev.identities  = empty;
         ev.consumer_id = NULL;
         k              = ew_message_key(NULL, 0, &ev, &len);
         CU_ASSERT_EQUAL(len, 9);
@@ -964,9 +961,6 @@ static void test_message_key(void)
         len = 42;
         CU_ASSERT_PTR_NULL(ew_message_key(NULL, 0, NULL, &len));
         CU_ASSERT_EQUAL(len, 0);
-
-        json_object_put(ids);
-        json_object_put(empty);
 }
 
 /*

@@ -6,6 +6,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include <json-c/json.h>
+
 #include "ew_request.h"
 #include "ew_test.h"
 #include "ew_util.h"
@@ -268,15 +270,16 @@ static void test_body_fields(void)
 }
 
 /* The doc's example body, sent through an event, comes out equal, with
- * numbers as written (30.0 stays 30.0) and slashes not escaped. */
+ * numbers as written (30.0 stays 30.0) and slashes not escaped; the
+ * members are the event's own text, white space included. */
 static void test_body_doc_example(void)
 {
         char *doc =
             ew_test_read_file(ew_test_data("events/doc_example.json"), NULL);
         ew_event_t  *ev   = event_from_file("events/doc_example.json");
         json_object *want = doc ? json_tokener_parse(doc) : NULL;
-        json_object *got  = NULL;
-        size_t       len  = 0;
+        json_object *got = NULL, *age = NULL;
+        size_t       len = 0;
         char        *body;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
@@ -287,15 +290,62 @@ static void test_body_doc_example(void)
         got = json_tokener_parse(body);
         CU_ASSERT_PTR_NOT_NULL(got);
         CU_ASSERT(json_object_equal(got, want));
-        CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"age\":30.0"));
+        /* engagementAttributes[0].personal.age.age is still 30.0 */
+        age = json_object_array_get_idx(
+            json_object_object_get(got, "engagementAttributes"), 0);
+        age = json_object_object_get(json_object_object_get(age, "personal"),
+                                     "age");
+        age = json_object_object_get(age, "age");
+        CU_ASSERT(json_object_is_type(age, json_type_double));
+        CU_ASSERT_STRING_EQUAL(json_object_to_json_string(age), "30.0");
         CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"https://www.liveperson.com/\""));
-        CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"osName\":\"MAC_OSX\""));
-        CU_ASSERT_PTR_NULL(strchr(body, '\n'));
+        /* Forwarded byte for byte. */
+        CU_ASSERT_PTR_NOT_NULL(strstr(body, ev->client_properties.json));
+        CU_ASSERT_PTR_NOT_NULL(strstr(body, ev->identities.json));
+        CU_ASSERT_PTR_NOT_NULL(strstr(body, ev->entry_points.json));
+        CU_ASSERT_PTR_NOT_NULL(strstr(body, ev->engagement_attributes.json));
+        CU_ASSERT_PTR_NOT_NULL(strstr(body, "\"osName\": \"MAC_OSX\""));
         json_object_put(got);
         json_object_put(want);
         free(body);
         ew_event_destroy(ev);
         free(doc);
+}
+
+/* Members are forwarded as written: white space inside them, number
+ * spellings json-c would change (-0) or keep (1.0, 1E+2), escapes; the
+ * body parses to the same JSON as the event's members. */
+static void test_body_raw_members(void)
+{
+        static const char json[] =
+            "{\"visitorId\":\"v\", \"clientProperties\" : { \"type\" : "
+            "\"A\\u0050P\" ,\"n\":-0 },\n\"entryPoints\":[ \"a\\/b\" ],"
+            "\"engagementAttributes\":[{\"type\":\"lead\",\"lead\":{"
+            "\"x\":[1.0,1E+2,-0.0,12345678901234567890.5]}}]}";
+        ew_event_t  *ev = event_from(json);
+        json_object *want, *got, *m;
+        char        *body;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+        body = ew_request_body(ev, NULL, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+        CU_ASSERT_STRING_EQUAL(
+            body, "{\"clientProperties\":{ \"type\" : \"A\\u0050P\" ,"
+                  "\"n\":-0 },\"entryPoints\":[ \"a\\/b\" ],"
+                  "\"engagementAttributes\":[{\"type\":\"lead\",\"lead\":{"
+                  "\"x\":[1.0,1E+2,-0.0,12345678901234567890.5]}}]}");
+        want = json_tokener_parse(json);
+        got  = json_tokener_parse(body);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(got);
+        json_object_object_del(want, "visitorId");
+        CU_ASSERT(json_object_equal(got, want));
+        m = json_object_object_get(
+            json_object_object_get(got, "clientProperties"), "type");
+        CU_ASSERT_STRING_EQUAL(json_object_get_string(m), "APP");
+        json_object_put(want);
+        json_object_put(got);
+        free(body);
+        ew_event_destroy(ev);
 }
 
 /* Values json-c could alter survive: big integers, exponents, unicode and
@@ -345,16 +395,26 @@ static const char *str_at(json_object *o, const char *path0, size_t idx,
         return json_object_get_string(v);
 }
 
+/* A copy of a member's text, to see it unchanged later. */
+static char *member_copy(const ew_event_json_t *m)
+{
+        return m->json ? strdup(m->json) : NULL;
+}
+
 static void test_body_hashed(void)
 {
+        char *doc =
+            ew_test_read_file(ew_test_data("events/doc_example.json"), NULL);
         ew_event_t  *ev = event_from_file("events/doc_example.json");
-        char        *before, *body, *again, *plain;
+        char        *ids_before, *cp_before, *body, *again, *plain;
         json_object *got, *want;
         const char  *s;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
-        before = strdup(json_object_to_json_string(ev->root));
-        body   = ew_request_body(ev, KEY, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+        ids_before = member_copy(&ev->identities);
+        cp_before  = member_copy(&ev->client_properties);
+        body       = ew_request_body(ev, KEY, NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(body);
         got = json_tokener_parse(body);
         CU_ASSERT_PTR_NOT_NULL_FATAL(got);
@@ -370,7 +430,10 @@ static void test_body_hashed(void)
         CU_ASSERT(s && strcmp(s, "TMO") == 0);
         s = str_at(got, "identities", 1, "acr");
         CU_ASSERT(s && strcmp(s, "loa1") == 0);
-        want = json_tokener_parse(before);
+        CU_ASSERT_EQUAL(json_object_object_length(json_object_array_get_idx(
+                            json_object_object_get(got, "identities"), 1)),
+                        3);
+        want = json_tokener_parse(doc);
         json_object_object_del(want, "identities");
         json_object_object_del(want, "consumerId");
         json_object_object_del(got, "identities");
@@ -379,14 +442,18 @@ static void test_body_hashed(void)
         json_object_put(want);
         json_object_put(got);
 
-        /* The event is not changed: same JSON, raw ids, and a plain body
-         * built afterwards carries the raw values. */
-        CU_ASSERT_STRING_EQUAL(json_object_to_json_string(ev->root), before);
+        /* The event is not changed: same members, raw ids, and a plain
+         * body built afterwards carries the raw values. */
+        CU_ASSERT_STRING_EQUAL(ev->identities.json, ids_before);
+        CU_ASSERT_STRING_EQUAL(ev->client_properties.json, cp_before);
         CU_ASSERT_STRING_EQUAL(ew_event_derived_key(ev), "identifierForNoAuth");
         CU_ASSERT_STRING_EQUAL(ev->consumer_id, "uniqueIdInBrand");
         plain = ew_request_body(ev, NULL, NULL);
-        CU_ASSERT_PTR_NOT_NULL(
-            strstr(plain, "\"sub\":\"identifierForNoAuth\""));
+        CU_ASSERT_PTR_NOT_NULL_FATAL(plain);
+        got = json_tokener_parse(plain);
+        s   = str_at(got, "identities", 0, "sub");
+        CU_ASSERT(s && strcmp(s, "identifierForNoAuth") == 0);
+        json_object_put(got);
         CU_ASSERT_PTR_NULL(strstr(plain, HMAC_NOAUTH));
         /* Deterministic. */
         again = ew_request_body(ev, KEY, NULL);
@@ -395,12 +462,39 @@ static void test_body_hashed(void)
         free(again);
         again = ew_request_body(ev, "other-key", NULL);
         CU_ASSERT_PTR_NULL(strstr(again, HMAC_NOAUTH));
-        CU_ASSERT_PTR_NOT_NULL(strstr(again, "\"acr\":\"0\""));
+        got = json_tokener_parse(again);
+        s   = str_at(got, "identities", 0, "acr");
+        CU_ASSERT(s && strcmp(s, "0") == 0);
+        json_object_put(got);
 
         free(again);
         free(plain);
         free(body);
-        free(before);
+        free(ids_before);
+        free(cp_before);
+        free(doc);
+        ew_event_destroy(ev);
+}
+
+/* The hash covers the decoded sub, however it was escaped, and a member
+ * name spelt with escapes is still the sub; other members of an identity
+ * keep their text. */
+static void test_body_hashed_escapes(void)
+{
+        ew_event_t *ev =
+            event_from("{\"identities\":[ { \"acr\" : \"0\", \"s\\u0075b\":"
+                       "\"identifier\\u0046orNoAuth\", \"iss\":\"a\\/b\" } ,"
+                       "{\"sub\":\"identifierForAuth\",\"acr\":\"loa1\"}]}");
+        char *body;
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
+        body = ew_request_body(ev, KEY, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(body);
+        CU_ASSERT_STRING_EQUAL(
+            body, "{\"identities\":[{\"acr\":\"0\",\"s\\u0075b\":\"" HMAC_NOAUTH
+                  "\",\"iss\":\"a\\/b\"},{\"sub\":\"" HMAC_AUTH
+                  "\",\"acr\":\"loa1\"}]}");
+        free(body);
         ew_event_destroy(ev);
 }
 
@@ -425,8 +519,10 @@ static const ew_test_case_t cases[] = {
     {"url_errors", test_url_errors},
     {"body_fields", test_body_fields},
     {"body_doc_example", test_body_doc_example},
+    {"body_raw_members", test_body_raw_members},
     {"body_faithful", test_body_faithful},
     {"body_hashed", test_body_hashed},
+    {"body_hashed_escapes", test_body_hashed_escapes},
     {"body_ownership", test_body_ownership},
     {NULL, NULL},
 };
