@@ -25,6 +25,7 @@
 
 #include "ew_account.h"
 #include "ew_hash.h"
+#include "ew_hmac.h"
 #include "ew_keyq.h"
 #include "ew_log.h"
 #include "ew_request.h"
@@ -122,6 +123,7 @@ struct ew_engine {
         int               topics_cnt;
         ew_engine_stats_t stats;
         ew_metrics_t     *metrics; /* may be NULL */
+        ew_hmac_t        *hasher;  /* identity.hash_key prepared, or NULL */
 };
 
 static void publish(ew_job_t *job);
@@ -909,10 +911,20 @@ ew_engine_t *ew_engine_new(const ew_config_t *conf, ew_http_t *http,
         if (!eng->keyq || !eng->timers || !eng->sessions || !eng->accounts ||
             !eng->acct_timers)
                 goto oom;
+        /* The key is absorbed once; each sub and consumerId then costs two
+         * SHA-256 compressions (ew_hmac.h). */
+        if (conf->identity.hash_key) {
+                eng->hasher = ew_hmac_new(conf->identity.hash_key,
+                                          strlen(conf->identity.hash_key),
+                                          errstr, errstr_size);
+                if (!eng->hasher)
+                        goto error;
+        }
         return eng;
 
 oom:
         ew_snprintf(errstr, errstr_size, "out of memory creating the engine");
+error:
         ew_engine_destroy(eng);
         return NULL;
 }
@@ -952,6 +964,7 @@ void ew_engine_destroy(ew_engine_t *eng)
         ew_keyq_destroy(eng->keyq);
         ew_timerq_destroy(eng->timers);
         ew_sessions_destroy(eng->sessions);
+        ew_hmac_destroy(eng->hasher);
         for (i = 0; i < eng->topics_cnt; i++)
                 free(eng->topics[i]);
         free(eng);
@@ -1114,8 +1127,7 @@ int ew_engine_submit(ew_engine_t *eng, const ew_input_t *in)
                 return 0;
         }
         job->account = job->acct->id;
-        job->body =
-            ew_request_body(ev, conf->identity.hash_key, &job->body_len);
+        job->body    = ew_request_body(ev, eng->hasher, &job->body_len);
         /* From here on the job needs none of the parsed event. */
         ew_event_destroy(ev);
         if (!job->app) {

@@ -5,9 +5,11 @@
  * member name, what follows a value) and no recursion: while a container
  * is open, its token's `next` holds the index of the container around it,
  * and becomes the index past its subtree when it closes. String bodies,
- * the bulk of any event, are scanned eight bytes at a time for the four
- * kinds of byte that need a closer look (quote, backslash, control, not
- * ASCII).
+ * the bulk of any event, are scanned sixteen bytes at a time (SSE2; eight
+ * with plain 64-bit words elsewhere) for the four kinds of byte that need
+ * a closer look (quote, backslash, control, not ASCII), and only strings
+ * holding one of those leave the inlined fast path. The writer copies
+ * runs of plain bytes the same way.
  *
  * Duplicate member names (EW_JSON_UNIQUE_KEYS) are looked for when an
  * object closes: pairwise for small objects, and for larger ones by
@@ -44,14 +46,15 @@
 #endif
 
 /* Eight bytes at a time where words are little-endian; sixteen with SSE2
- * (every x86-64). */
+ * (every x86-64). -DEW_JSON_NO_SSE2 (and -DEW_JSON_NO_SWAR) build the
+ * portable paths on x86-64 too, to test them. */
 #if defined(__GNUC__) && defined(__BYTE_ORDER__) &&                            \
-    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__ && !defined(EW_JSON_NO_SWAR)
 #define SWAR 1
 #else
 #define SWAR 0
 #endif
-#if defined(__SSE2__)
+#if defined(__SSE2__) && !defined(EW_JSON_NO_SSE2)
 #include <emmintrin.h>
 #define SSE2 1
 #else
@@ -61,19 +64,26 @@
 /* 1 for the bytes a string holds as they are and need no closer look:
  * printable ASCII other than '"' and '\\'. The same bytes are written out
  * as they are by ew_jbuf_str. */
+/* clang-format off */
 static const unsigned char plain[256] = {
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
-    1, 1, 1, 1, 1, 1, 1, 1, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
-    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 00 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 10 */
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 20 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 30 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 40 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1, /* 50 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 60 */
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, /* 70 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 80 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* 90 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* a0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* b0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* c0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* d0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* e0 */
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, /* f0 */
 };
+/* clang-format on */
 
 /* JSON whitespace: space, tab, line feed, carriage return. */
 #define IS_WS(c)                                                               \
@@ -589,6 +599,21 @@ scan_string(const unsigned char *p, const unsigned char *end, ew_json_tok_t *t,
 {
         const unsigned char *start = p + 1;
 
+#if SSE2
+        /* Most strings end within their first sixteen bytes. */
+        if (LIKELY(end - start >= 16)) {
+                unsigned m = special16(start);
+
+                if (LIKELY(m)) {
+                        p = start + __builtin_ctz(m);
+                        if (LIKELY(*p == '"')) {
+                                t->count = (uint32_t)(p - start);
+                                return p + 1;
+                        }
+                        return scan_string_rest(start, p, end, t, what, where);
+                }
+        }
+#endif
         p = find_special(start, end);
         if (LIKELY(p < end && *p == '"')) {
                 t->count = (uint32_t)(p - start);
@@ -692,7 +717,7 @@ typedef struct pctx {
  * looks for what it expects, and skips whitespace only when that is not
  * there. Returns the number of tokens, or -1 with c->what and c->where
  * set. */
-static NOINLINE long parse(pctx_t *c)
+static NOINLINE int64_t parse(pctx_t *c)
 {
         const unsigned char *const base = c->base;
         const unsigned char *const end  = base + c->len;
@@ -852,7 +877,7 @@ done:
                 if (p != end)
                         FAIL("unexpected data after the value");
         }
-        return (long)ntok;
+        return (int64_t)ntok;
 
 oom:
         c->what  = "out of memory";
@@ -866,9 +891,11 @@ fail_here:
 int ew_json_parse(ew_json_doc_t *doc, const char *text, size_t len,
                   int max_depth, int flags, char *errstr, size_t errstr_size)
 {
-        pctx_t c;
-        long   n = -1;
+        pctx_t  c;
+        int64_t n = -1;
 
+        if (!text)
+                text = ""; /* (NULL, 0): an empty text */
         doc->text = text;
         doc->len  = len;
         doc->ntok = 0;
@@ -927,7 +954,7 @@ int ew_json_str_eq(const ew_json_doc_t *doc, uint32_t i, const char *s,
         if (t->type != EW_JSON_STRING || t->count != len)
                 return 0;
         if (!(t->flags & EW_JSON_F_ESCAPED))
-                return memcmp(doc->text + t->off + 1, s, len) == 0;
+                return len == 0 || memcmp(doc->text + t->off + 1, s, len) == 0;
         dec_init(&d, doc, i);
         for (k = 0; k < len; k++)
                 if (dec_byte(&d) != (unsigned char)s[k])
@@ -1084,8 +1111,8 @@ static char *room_at(ew_jbuf_t *b, size_t used, size_t more)
 
 static inline char *room(ew_jbuf_t *b, size_t more)
 {
-        /* cap never exceeds max + 1, so fitting also keeps to the limit */
-        if (LIKELY(!b->failed && b->cap > b->len && more < b->cap - b->len))
+        if (LIKELY(!b->failed && more < b->cap - b->len &&
+                   b->len + more <= b->max))
                 return b->buf;
         return room_at(b, b->len, more);
 }
@@ -1115,8 +1142,8 @@ void ew_jbuf_char(ew_jbuf_t *b, char c)
 void ew_jbuf_str(ew_jbuf_t *b, const char *str, size_t n)
 {
         static const char          hex[] = "0123456789abcdef";
-        const unsigned char       *s     = (const unsigned char *)str;
-        const unsigned char *const end   = s + n;
+        const unsigned char       *s = (const unsigned char *)(str ? str : "");
+        const unsigned char *const end = s + n;
         const unsigned char       *r;
         char                      *buf;
         size_t                     o, k;

@@ -84,16 +84,17 @@ void ew_json_doc_release(ew_json_doc_t *doc);
 
 /* Parses text[0..len) into doc (which must have been initialised; a doc may
  * be reused for several parses). text need not be NUL-terminated and may
- * hold any bytes. Accepted is exactly RFC 8259's grammar: one value with
- * optional whitespace around it; strings valid UTF-8 (no overlong forms, no
- * encoded surrogates, nothing above U+10FFFF), no raw control characters in
+ * hold any bytes; it may be NULL when len is 0 (an empty text, refused).
+ * Accepted is exactly RFC 8259's grammar: one value with optional
+ * whitespace around it; strings valid UTF-8 (no overlong forms, no encoded
+ * surrogates, nothing above U+10FFFF), no raw control characters in
  * strings, \u escapes of surrogates properly paired; no NUL byte anywhere
- * outside a \u0000 escape. Nesting deeper than max_depth (arrays and objects
- * count one level each) is refused, as are texts over 4 GiB.
- * flags: EW_JSON_UNIQUE_KEYS (names compare decoded, so "a" and "\u0061"
- * are the same; objects of up to 16 members are checked pairwise, larger
- * ones by sorting their names, so the check costs O(n log n) comparisons
- * whatever the names).
+ * outside a \u0000 escape. Nesting deeper than max_depth (arrays and
+ * objects count one level each) is refused, as are texts over 4 GiB.
+ *
+ * flags: EW_JSON_UNIQUE_KEYS. Names compare decoded ("a" and "\u0061" are
+ * the same). Objects of up to 16 members are checked pairwise, larger ones
+ * by sorting their names: O(n log n) name comparisons whatever the names.
  *
  * Returns 0, or -1 with errstr set to a message naming the byte offset and
  * what was wrong there, e.g. "at byte 17: expected ',' or '}'"; after a
@@ -149,7 +150,8 @@ static inline const char *ew_json_raw(const ew_json_doc_t *doc, uint32_t i,
  * more than once, the last member counts, as in json-c. */
 uint32_t ew_json_get(const ew_json_doc_t *doc, uint32_t obj, const char *key);
 
-/* 1 if token i is a STRING whose decoded bytes equal s[0..len), else 0. */
+/* 1 if token i is a STRING whose decoded bytes equal s[0..len), else 0.
+ * s may be NULL when len is 0. */
 int ew_json_str_eq(const ew_json_doc_t *doc, uint32_t i, const char *s,
                    size_t len);
 
@@ -199,7 +201,7 @@ void ew_jbuf_char(ew_jbuf_t *b, char c);
  * characters as \b, \f, \n, \r, \t or \u00xx (lower-case hex), DEL and
  * everything else ASCII as it is. Valid UTF-8 is copied as it is;
  * each byte of an invalid sequence becomes U+FFFD, so the output is always
- * valid JSON. '/' is not escaped. */
+ * valid JSON. '/' is not escaped. s may be NULL when n is 0. */
 void ew_jbuf_str(ew_jbuf_t *b, const char *s, size_t n);
 
 /* ew_jbuf_str of a NUL-terminated string; NULL appends null. */

@@ -15,17 +15,13 @@
  */
 #include "ew_request.h"
 
-#include <openssl/evp.h>
-#include <openssl/hmac.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "ew_hmac.h"
 #include "ew_json.h"
 #include "ew_util.h"
-
-/* SHA-256 output as lowercase hex, plus the NUL. */
-#define HEX_SHA256_SIZE (2 * 32 + 1)
 
 /* Nesting limit when identities are read again: a checked identities
  * array is two levels deep. */
@@ -179,26 +175,17 @@ char *ew_request_url(const ew_request_params_t *p, char *errstr,
         return url;
 }
 
-/* Appends hex(HMAC-SHA256(key, s[0..len))) as a JSON string. Returns 0,
- * or -1 if the MAC could not be computed. */
-static int put_hmac(ew_jbuf_t *b, const char *key, const char *s, size_t len)
+/* Appends the hasher's hex(HMAC-SHA256(key, s[0..len))) as a JSON string.
+ * Returns 0, or -1 if the MAC could not be computed. */
+static int put_hmac(ew_jbuf_t *b, ew_hmac_t *hasher, const char *s, size_t len)
 {
-        static const char hex[] = "0123456789abcdef";
-        unsigned char     md[EVP_MAX_MD_SIZE];
-        unsigned int      md_len = 0, i;
-        char              out[HEX_SHA256_SIZE + 2];
+        char out[1 + EW_HMAC_HEX_SIZE]; /* '"', 64 hex, '"' over the NUL */
 
-        if (!HMAC(EVP_sha256(), key, (int)strlen(key), (const unsigned char *)s,
-                  len, md, &md_len) ||
-            md_len != 32)
+        if (ew_hmac_hex(hasher, s, len, out + 1) == -1)
                 return -1;
-        out[0] = '"';
-        for (i = 0; i < md_len; i++) {
-                out[1 + 2 * i] = hex[md[i] >> 4];
-                out[2 + 2 * i] = hex[md[i] & 0xf];
-        }
-        out[1 + 2 * md_len] = '"';
-        ew_jbuf_raw(b, out, 2 + 2 * md_len);
+        out[0]                = '"';
+        out[EW_HMAC_HEX_SIZE] = '"';
+        ew_jbuf_raw(b, out, EW_HMAC_HEX_SIZE + 1);
         return 0;
 }
 
@@ -207,7 +194,7 @@ static int put_hmac(ew_jbuf_t *b, const char *key, const char *s, size_t len)
  * (it is small, and was checked when the event was parsed). Returns 0, or
  * -1 on failure. */
 static int put_hashed_identities(ew_jbuf_t *b, const ew_event_json_t *ids,
-                                 const char *key)
+                                 ew_hmac_t *hasher)
 {
         ew_json_doc_t doc;
         uint32_t      n, e, nm, k, v;
@@ -249,7 +236,7 @@ static int put_hashed_identities(ew_jbuf_t *b, const ew_event_json_t *ids,
                                                 goto done;
                                 }
                                 ew_json_str_copy(&doc, v, s);
-                                if (put_hmac(b, key, s, sl) == -1)
+                                if (put_hmac(b, hasher, s, sl) == -1)
                                         goto done;
                                 free(heap);
                                 heap = NULL;
@@ -286,7 +273,7 @@ done:
                 }                                                              \
         } while (0)
 
-char *ew_request_body(const ew_event_t *ev, const char *hash_key, size_t *lenp)
+char *ew_request_body(const ew_event_t *ev, ew_hmac_t *hasher, size_t *lenp)
 {
         ew_jbuf_t b;
         char     *out;
@@ -298,15 +285,15 @@ char *ew_request_body(const ew_event_t *ev, const char *hash_key, size_t *lenp)
         ew_jbuf_char(&b, '{');
         if (ev->consumer_id) {
                 PUT_KEY(&b, "\"consumerId\":");
-                if (!hash_key)
+                if (!hasher)
                         ew_jbuf_cstr(&b, ev->consumer_id);
-                else if (put_hmac(&b, hash_key, ev->consumer_id,
+                else if (put_hmac(&b, hasher, ev->consumer_id,
                                   strlen(ev->consumer_id)) == -1)
                         goto error;
         }
-        if (ev->identities.json && hash_key) {
+        if (ev->identities.json && hasher) {
                 PUT_KEY(&b, "\"identities\":");
-                if (put_hashed_identities(&b, &ev->identities, hash_key) == -1)
+                if (put_hashed_identities(&b, &ev->identities, hasher) == -1)
                         goto error;
         } else {
                 PUT_MEMBER(&b, "\"identities\":", &ev->identities);

@@ -19,6 +19,7 @@
 
 #include "ew_config.h"
 #include "ew_event.h"
+#include "ew_hmac.h"
 
 typedef struct ew_request_params {
         const char      *base_url;            /* no trailing slash needed */
@@ -44,10 +45,12 @@ char *ew_request_url(const ew_request_params_t *p, char *errstr,
  * order, each only when the event has it. The last four are the event's
  * own JSON text (its white space and number spelling kept). Returns a new
  * NUL-terminated string (caller frees) and its length in *lenp (may be
- * NULL), or NULL on allocation failure (also for a NULL ev). hash_key,
- * when non-NULL, replaces each identity's sub and the consumerId by
- * hex(HMAC-SHA256(hash_key, value)) (identity.hash_key); the identities'
- * other members stay as written. The event is not changed. */
-char *ew_request_body(const ew_event_t *ev, const char *hash_key, size_t *lenp);
+ * NULL), or NULL on allocation failure (also for a NULL ev). hasher,
+ * when non-NULL (prepared from identity.hash_key, see ew_hmac.h), replaces
+ * each identity's sub and the consumerId by hex(HMAC-SHA256(key, value));
+ * the identities' other members stay as written. NULL hasher: no hashing.
+ * The event is not changed; the hasher is used, so the caller must be
+ * its only user for the call (@locality of ew_hmac_t). */
+char *ew_request_body(const ew_event_t *ev, ew_hmac_t *hasher, size_t *lenp);
 
 #endif /* EW_REQUEST_H */

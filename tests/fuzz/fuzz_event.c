@@ -16,9 +16,10 @@
  * JSON (RFC 8259 as fuzz_json.c reads it, and json-c). It also compares
  * with json-c, a reader of its own: what the event holds (decoded ids,
  * each forwarded member's text) is what json-c reads in the value, and
- * the body's members read as the event's members (with each sub hashed
- * in the hashed body). A broken promise aborts, so the fuzzer keeps the
- * input.
+ * the body's members read as the event's members (with each sub and the
+ * consumerId hashed in the hashed body, equal to OpenSSL's one-shot
+ * HMAC() of the value json-c reads). A broken promise aborts, so the fuzzer
+ * keeps the input.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -27,8 +28,11 @@
 #include <string.h>
 
 #include <json-c/json.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
 
 #include "ew_event.h"
+#include "ew_hmac.h"
 #include "ew_message.h"
 #include "ew_request.h"
 #include "ew_util.h"
@@ -204,7 +208,47 @@ static int is_hmac(json_object *s)
         return 1;
 }
 
-/* Aborts unless the body's identities are the event's with every sub an
+/* The key of the hashed body. */
+#define HASH_KEY "fuzz-hash-key"
+
+/* The hasher the hashed body is built with: made once, like the engine's,
+ * so its reuse across inputs is exercised too. Never freed (reachable). */
+static ew_hmac_t *hasher(void)
+{
+        static ew_hmac_t *h;
+        char              err[256];
+
+        if (!h)
+                h = ew_hmac_new(HASH_KEY, sizeof(HASH_KEY) - 1, err,
+                                sizeof(err));
+        CHECK(h != NULL);
+        return h;
+}
+
+/* 1 if got is the string hex(HMAC-SHA256(HASH_KEY, decoded want)), the
+ * digest computed by OpenSSL's one-shot HMAC(), not by ew_hmac. */
+static int hmac_of(json_object *got, json_object *want)
+{
+        static const char hex[] = "0123456789abcdef";
+        unsigned char     md[EVP_MAX_MD_SIZE];
+        unsigned int      md_len = 0, i;
+        char              out[2 * EVP_MAX_MD_SIZE + 1];
+
+        if (!is_hmac(got) || !json_object_is_type(want, json_type_string))
+                return 0;
+        if (!HMAC(EVP_sha256(), HASH_KEY, (int)sizeof(HASH_KEY) - 1,
+                  (const unsigned char *)json_object_get_string(want),
+                  (size_t)json_object_get_string_len(want), md, &md_len) ||
+            md_len != 32)
+                return 0;
+        for (i = 0; i < md_len; i++) {
+                out[2 * i]     = hex[md[i] >> 4];
+                out[2 * i + 1] = hex[md[i] & 0xf];
+        }
+        return memcmp(out, json_object_get_string(got), 64) == 0;
+}
+
+/* Aborts unless the body's identities are the event's with every sub its
  * HMAC. */
 static void check_hashed_identities(json_object *got, const ew_event_json_t *m)
 {
@@ -223,7 +267,7 @@ static void check_hashed_identities(json_object *got, const ew_event_json_t *m)
                         json_object *gv = NULL;
                         CHECK(json_object_object_get_ex(g, k, &gv));
                         if (strcmp(k, "sub") == 0)
-                                CHECK(is_hmac(gv));
+                                CHECK(hmac_of(gv, wv));
                         else
                                 CHECK(json_object_equal(gv, wv));
                 }
@@ -272,9 +316,12 @@ static void check_body_members(const ew_event_t *ev, const char *body,
         v = member(o, "consumerId");
         if (ev->consumer_id) {
                 want_n++;
-                if (hashed)
-                        CHECK(is_hmac(v));
-                else
+                if (hashed) {
+                        json_object *raw =
+                            json_object_new_string(ev->consumer_id);
+                        CHECK(raw && hmac_of(v, raw));
+                        json_object_put(raw);
+                } else
                         CHECK(json_object_is_type(v, json_type_string) &&
                               strcmp(json_object_get_string(v),
                                      ev->consumer_id) == 0);
@@ -397,7 +444,7 @@ static void use_event(const ew_event_t *ev, const char *buf, size_t size)
         free(body);
 
         blen = 0;
-        body = ew_request_body(ev, "fuzz-hash-key", &blen);
+        body = ew_request_body(ev, hasher(), &blen);
         CHECK(body != NULL);
         check_json(body, blen, json_type_object);
         check_body_members(ev, body, blen, 1 /*hashed*/);

@@ -8,6 +8,7 @@
 
 #include <json-c/json.h>
 
+#include "ew_hmac.h"
 #include "ew_request.h"
 #include "ew_test.h"
 #include "ew_util.h"
@@ -380,6 +381,17 @@ static void test_body_faithful(void)
 #define HMAC_CONSUMER                                                          \
         "a65348b17528f8d75abf35525655b8008e3e9a0a8eb4edfdacd0ccbc862bd966"
 
+/* A hasher for key; the test fails (and stops) if it cannot be made. */
+static ew_hmac_t *hasher_for(const char *key)
+{
+        char       err[256] = "";
+        ew_hmac_t *h        = ew_hmac_new(key, strlen(key), err, sizeof(err));
+
+        if (!h)
+                fprintf(stderr, "  hasher: %s\n", err);
+        return h;
+}
+
 static const char *str_at(json_object *o, const char *path0, size_t idx,
                           const char *key)
 {
@@ -405,16 +417,19 @@ static void test_body_hashed(void)
 {
         char *doc =
             ew_test_read_file(ew_test_data("events/doc_example.json"), NULL);
-        ew_event_t  *ev = event_from_file("events/doc_example.json");
+        ew_event_t  *ev     = event_from_file("events/doc_example.json");
+        ew_hmac_t   *hasher = hasher_for(KEY), *other = hasher_for("other-key");
         char        *ids_before, *cp_before, *body, *again, *plain;
         json_object *got, *want;
         const char  *s;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
         CU_ASSERT_PTR_NOT_NULL_FATAL(doc);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(hasher);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(other);
         ids_before = member_copy(&ev->identities);
         cp_before  = member_copy(&ev->client_properties);
-        body       = ew_request_body(ev, KEY, NULL);
+        body       = ew_request_body(ev, hasher, NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(body);
         got = json_tokener_parse(body);
         CU_ASSERT_PTR_NOT_NULL_FATAL(got);
@@ -455,12 +470,12 @@ static void test_body_hashed(void)
         CU_ASSERT(s && strcmp(s, "identifierForNoAuth") == 0);
         json_object_put(got);
         CU_ASSERT_PTR_NULL(strstr(plain, HMAC_NOAUTH));
-        /* Deterministic. */
-        again = ew_request_body(ev, KEY, NULL);
+        /* Deterministic, with the same hasher used again. */
+        again = ew_request_body(ev, hasher, NULL);
         CU_ASSERT_STRING_EQUAL(again, body);
         /* A different key gives a different digest. */
         free(again);
-        again = ew_request_body(ev, "other-key", NULL);
+        again = ew_request_body(ev, other, NULL);
         CU_ASSERT_PTR_NULL(strstr(again, HMAC_NOAUTH));
         got = json_tokener_parse(again);
         s   = str_at(got, "identities", 0, "acr");
@@ -474,6 +489,8 @@ static void test_body_hashed(void)
         free(cp_before);
         free(doc);
         ew_event_destroy(ev);
+        ew_hmac_destroy(hasher);
+        ew_hmac_destroy(other);
 }
 
 /* The hash covers the decoded sub, however it was escaped, and a member
@@ -485,10 +502,12 @@ static void test_body_hashed_escapes(void)
             event_from("{\"identities\":[ { \"acr\" : \"0\", \"s\\u0075b\":"
                        "\"identifier\\u0046orNoAuth\", \"iss\":\"a\\/b\" } ,"
                        "{\"sub\":\"identifierForAuth\",\"acr\":\"loa1\"}]}");
-        char *body;
+        ew_hmac_t *hasher = hasher_for(KEY);
+        char      *body;
 
         CU_ASSERT_PTR_NOT_NULL_FATAL(ev);
-        body = ew_request_body(ev, KEY, NULL);
+        CU_ASSERT_PTR_NOT_NULL_FATAL(hasher);
+        body = ew_request_body(ev, hasher, NULL);
         CU_ASSERT_PTR_NOT_NULL_FATAL(body);
         CU_ASSERT_STRING_EQUAL(
             body, "{\"identities\":[{\"acr\":\"0\",\"s\\u0075b\":\"" HMAC_NOAUTH
@@ -496,6 +515,7 @@ static void test_body_hashed_escapes(void)
                   "\",\"acr\":\"loa1\"}]}");
         free(body);
         ew_event_destroy(ev);
+        ew_hmac_destroy(hasher);
 }
 
 /* A body outlives its event: it is a copy, not a view. */
