@@ -558,7 +558,7 @@ static int check_client_properties(vctx_t *vc, uint32_t cp)
                                            "ANDROID"};
         const ew_json_doc_t     *doc    = vc->doc;
         const vpath_t            p      = PNAME(NULL, "clientProperties");
-        int                      os = -1, os_name = -1, which;
+        int                      os = -1, os_name = -1, which = -1;
         uint32_t                 n, k, v;
 
         if (ew_json_type(doc, cp) != EW_JSON_OBJECT)

@@ -148,7 +148,7 @@ static int set_leaders(ek_cluster_t *cluster, const char *topic, int partitions,
                                                          topic, p, id);
                 op_end(cluster);
                 if (err) {
-                        snprintf(errstr, errstr_size, "leader %s [%d]: %s",
+                        snprintf(errstr, errstr_size, "leader %.100s [%d]: %s",
                                  topic, p, rd_kafka_err2name(err));
                         return -1;
                 }
