@@ -770,7 +770,7 @@ class Backlog(ResilienceCase):
         letters = what it held.
 
         Found failing: the consumer hands the engine everything librdkafka
-        has prefetched (up to queued.max.messages.kbytes, 2 MiB by default)
+        has prefetched (up to queued.max.messages.kbytes, then 2 MiB by default)
         in one poll, and the watermark is checked only after that; with a
         high watermark of 200 the worker took all 8000 events of the
         backlog (and ~90 MB RSS instead of ~15 MB with 20000 events). Then,
