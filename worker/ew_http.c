@@ -123,6 +123,7 @@ struct ew_http {
         char  *user_agent;
         char  *ca_bundle;
         int    insecure_skip_verify;
+        int    env_proxy; /* a proxy variable is set: let curl read them */
         size_t max_body_bytes;
 
         struct curl_slist *headers; /* the headers every request carries */
@@ -307,6 +308,26 @@ static void req_free(ew_http_req_t *req)
         free(req);
 }
 
+/* 1 if the environment names a proxy for libcurl. libcurl reads these
+ * variables for every transfer (five getenv scans of the environment);
+ * the worker never changes its environment, so when none is set it can
+ * tell curl once that there is no proxy. */
+static int env_proxy_set(void)
+{
+        static const char *const names[] = {
+            "http_proxy",  "HTTP_PROXY", "https_proxy",
+            "HTTPS_PROXY", "all_proxy",  "ALL_PROXY",
+        };
+        size_t i;
+
+        for (i = 0; i < EW_ARRAY_SIZE(names); i++) {
+                const char *v = getenv(names[i]);
+                if (v && *v)
+                        return 1;
+        }
+        return 0;
+}
+
 /* Options that never change over the life of the easy handle. */
 static int req_setup(ew_http_t *http, ew_http_req_t *req)
 {
@@ -340,6 +361,8 @@ static int req_setup(ew_http_t *http, ew_http_req_t *req)
                 SET(CURLOPT_USERAGENT, http->user_agent);
         if (http->ca_bundle)
                 SET(CURLOPT_CAINFO, http->ca_bundle);
+        if (!http->env_proxy)
+                SET(CURLOPT_PROXY, "");
         SET(CURLOPT_SSL_VERIFYPEER, http->insecure_skip_verify ? 0L : 1L);
         SET(CURLOPT_SSL_VERIFYHOST, http->insecure_skip_verify ? 0L : 2L);
 #undef SET
@@ -526,6 +549,7 @@ ew_http_t *ew_http_new(ew_loop_t *loop, const ew_http_conf_t *conf,
         http->timeout_ms           = conf->timeout_ms;
         http->connect_timeout_ms   = conf->connect_timeout_ms;
         http->insecure_skip_verify = conf->insecure_skip_verify;
+        http->env_proxy            = env_proxy_set();
         http->max_body_bytes =
             conf->max_body_bytes ? conf->max_body_bytes : HTTP_DEFAULT_MAX_BODY;
         if ((conf->user_agent &&

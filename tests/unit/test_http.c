@@ -295,6 +295,11 @@ static void route(srv_t *s, sconn_t *c, const char *path, const char *head,
                 static const char txt[] = "hello, chunked world";
                 answer_chunked(o, "application/octet-stream", txt,
                                sizeof(txt) - 1, 5);
+        } else if (strncmp(path, "http://", 7) == 0) {
+                /* Absolute form: the client took this server for a proxy. */
+                char b[300];
+                int  len = snprintf(b, sizeof(b), "proxied %s", path);
+                answer(o, 200, NULL, b, (size_t)len);
         } else if (strncmp(path, "/target", 7) == 0) {
                 answer(o, 200, NULL, path, strlen(path));
         } else if (strcmp(path, "/echo") == 0) {
@@ -1088,6 +1093,51 @@ static void test_http_url_reuse(void)
         srv_stop(other);
 }
 
+/* The dispatcher tells curl "no proxy" once when the environment names
+ * none; when it names one, curl must still use it. The proxy is a second
+ * test server; the target, port 1 of loopback, has no listener, so a
+ * request that bypassed the proxy would fail (and still stay on
+ * loopback). no_proxy is cleared meanwhile: it could exempt 127.0.0.1. */
+static void test_http_env_proxy(void)
+{
+        static const char *const exempt[] = {"no_proxy", "NO_PROXY"};
+        ew_http_conf_t           conf     = default_conf();
+        char                     proxy[64], errstr[256] = "";
+        char                    *saved[2];
+        const char              *url = "http://127.0.0.1:1/target/p?q=1";
+        fx_t                     fx;
+        got_t                    g;
+        srv_t                   *srv = srv_start();
+        int                      i;
+
+        for (i = 0; i < 2; i++) {
+                const char *v = getenv(exempt[i]);
+                saved[i]      = v ? strdup(v) : NULL;
+                unsetenv(exempt[i]);
+        }
+        ew_snprintf(proxy, sizeof(proxy), "http://127.0.0.1:%d", srv->port);
+        setenv("http_proxy", proxy, 1);
+        fx_open(&fx, &conf);
+        memset(&g, 0, sizeof(g));
+        g_done = 0;
+        CU_ASSERT_PTR_NOT_NULL(ew_http_post(
+            fx.http, url, "{}", 2, NULL, on_done, &g, errstr, sizeof(errstr)));
+        CU_ASSERT_EQUAL(drive(&fx, &g_done, 1, 10000), 0);
+        /* curl reads the variables when the transfer starts. */
+        unsetenv("http_proxy");
+        for (i = 0; i < 2; i++) {
+                if (saved[i])
+                        setenv(exempt[i], saved[i], 1);
+                free(saved[i]);
+        }
+        CU_ASSERT_EQUAL(g.status, 200);
+        CU_ASSERT_STRING_EQUAL(g.body,
+                               "proxied http://127.0.0.1:1/target/p?q=1");
+        CU_ASSERT_EQUAL(atomic_load(&srv->requests), 1);
+        fx_close(&fx);
+        srv_stop(srv);
+}
+
 static void test_http_timeout(void)
 {
         ew_http_conf_t conf = default_conf();
@@ -1603,6 +1653,7 @@ static const ew_test_case_t http_cases[] = {
     {"headers_sent", test_http_headers_sent},
     {"concurrent_and_reuse", test_http_concurrent_and_reuse},
     {"url_reuse", test_http_url_reuse},
+    {"env_proxy", test_http_env_proxy},
     {"timeout", test_http_timeout},
     {"refused", test_http_refused},
     {"tls_handshake_fails", test_http_tls_handshake_fails},
