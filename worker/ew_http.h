@@ -28,7 +28,7 @@ typedef struct ew_http_req ew_http_req_t;
 typedef struct ew_http_conf {
         long        timeout_ms;         /* whole transfer */
         long        connect_timeout_ms; /* connect phase */
-        const char *user_agent;         /* copied */
+        const char *user_agent;         /* copied; no CR or LF */
         const char *ca_bundle;          /* may be NULL; copied */
         int         insecure_skip_verify;
         size_t max_body_bytes; /* larger answers fail the transfer; 0 = 1 MiB */

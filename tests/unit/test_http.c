@@ -1518,6 +1518,11 @@ static void test_http_new_errors(void)
         errstr[0] = '\0';
         CU_ASSERT_PTR_NULL(ew_http_new(loop, NULL, errstr, sizeof(errstr)));
         CU_ASSERT(errstr[0] != '\0');
+        /* The user agent becomes a header line: no line break in it. */
+        errstr[0]       = '\0';
+        conf.user_agent = "ua/1.0\r\nX-Injected: 1";
+        CU_ASSERT_PTR_NULL(ew_http_new(loop, &conf, errstr, sizeof(errstr)));
+        CU_ASSERT_PTR_NOT_NULL(strstr(errstr, "line break"));
         ew_http_destroy(NULL);
         CU_ASSERT_EQUAL(ew_http_in_flight(NULL), 0);
         ew_loop_destroy(loop);
