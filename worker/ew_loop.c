@@ -171,17 +171,38 @@ int ew_loop_set(ew_loop_t *loop, int fd, int events, ew_loop_cb_t *cb,
         return 0;
 }
 
-/* Contract in ew_loop.h. NULL-safe. */
+/* Contract in ew_loop.h. NULL-safe. Also takes a parked fd out of the
+ * set. */
 void ew_loop_del(ew_loop_t *loop, int fd)
+{
+        reg_t *r;
+
+        if (!loop || fd < 0 || fd >= loop->nregs)
+                return;
+        r = &loop->regs[fd];
+        if (!r->cb && !r->in_epoll)
+                return;
+        if (r->in_epoll)
+                (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+        memset(r, 0, sizeof(*r));
+}
+
+/* Contract in ew_loop.h. NULL-safe. Parked: no callback (cb NULL) but
+ * in_epoll still set, with the generation of the last registration. */
+void ew_loop_park(ew_loop_t *loop, int fd)
 {
         reg_t *r;
 
         if (!loop || fd < 0 || fd >= loop->nregs || !loop->regs[fd].cb)
                 return;
-        r = &loop->regs[fd];
-        if (r->in_epoll)
-                (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
-        memset(r, 0, sizeof(*r));
+        r         = &loop->regs[fd];
+        r->cb     = NULL;
+        r->opaque = NULL;
+}
+
+int ew_loop_in_set(const ew_loop_t *loop, int fd)
+{
+        return loop && fd >= 0 && fd < loop->nregs && loop->regs[fd].in_epoll;
 }
 
 /* Contract in ew_loop.h. At most LOOP_BATCH fds per call; the rest stay
@@ -207,6 +228,14 @@ int ew_loop_run_once(ew_loop_t *loop, int timeout_ms)
                 if (fd >= loop->nregs)
                         continue;
                 r = &loop->regs[fd];
+                if (!r->cb && r->in_epoll && r->gen == gen) {
+                        /* Parked and something happened (typically the
+                         * peer closed an idle connection): out of the set,
+                         * or level-triggered epoll reports it forever. */
+                        (void)epoll_ctl(loop->epfd, EPOLL_CTL_DEL, fd, NULL);
+                        r->in_epoll = 0;
+                        continue;
+                }
                 if (!r->cb || r->gen != gen || !r->in_epoll)
                         continue;
 

@@ -39,6 +39,21 @@ int ew_loop_set(ew_loop_t *loop, int fd, int events, ew_loop_cb_t *cb,
 /* Unregisters fd (before it is closed). Unknown fds are ignored. */
 void ew_loop_del(ew_loop_t *loop, int fd);
 
+/* Unregisters fd like ew_loop_del(), but leaves it in the epoll set until
+ * something happens to it: for a socket that is likely to be watched
+ * again soon (an idle keep-alive connection), whose next ew_loop_set()
+ * then costs one epoll_ctl instead of a delete now and an add then. No
+ * callback runs for a parked fd; an event on it, ew_loop_del() or a set
+ * with no events takes it out of the set, and closing it removes it from
+ * the kernel's set (the fd number may then be reused: ew_loop_set()
+ * copes). The fd must not be dup()ed while parked. Unknown fds are
+ * ignored. */
+void ew_loop_park(ew_loop_t *loop, int fd);
+
+/* 1 if fd is in the epoll set by the loop's account (registered or
+ * parked), else 0. For tests and diagnostics. */
+int ew_loop_in_set(const ew_loop_t *loop, int fd);
+
 /* Waits up to timeout_ms (-1: forever, 0: poll) for ready fds and calls
  * their callbacks. A callback may add or delete registrations, including
  * its own. Returns the number of callbacks run, or -1 on an epoll error

@@ -736,6 +736,77 @@ static void test_loop_read_write_hup(void)
         ew_loop_destroy(loop);
 }
 
+/* Parking leaves an fd in the epoll set without a callback: an event on
+ * it takes it out, a new registration reuses the entry (or adds it anew
+ * when the fd number now names another file). */
+static void test_loop_park(void)
+{
+        char       errstr[128];
+        ew_loop_t *loop = ew_loop_new(errstr, sizeof(errstr));
+        lctx_t     a = {0}, b = {0}, c = {0}, d = {0};
+        int        p[2], q[2], num;
+        char       buf[8];
+
+        CU_ASSERT_PTR_NOT_NULL_FATAL(loop);
+        CU_ASSERT_FATAL(pipe(p) == 0);
+        CU_ASSERT_EQUAL(ew_loop_set(loop, p[0], EW_LOOP_READ, on_count, &a), 0);
+        ew_loop_park(loop, p[0]);
+        CU_ASSERT_EQUAL(ew_loop_in_set(loop, p[0]), 1);
+
+        /* An event on a parked fd: no callback, and out of the set. */
+        CU_ASSERT_EQUAL(write(p[1], "x", 1), 1);
+        CU_ASSERT_EQUAL(ew_loop_run_once(loop, 100), 0);
+        CU_ASSERT_EQUAL(a.calls, 0);
+        CU_ASSERT_EQUAL(ew_loop_in_set(loop, p[0]), 0);
+
+        /* Registered again (added anew): the pending byte is reported. */
+        CU_ASSERT_EQUAL(ew_loop_set(loop, p[0], EW_LOOP_READ, on_count, &b), 0);
+        CU_ASSERT_EQUAL(ew_loop_run_once(loop, 100), 1);
+        CU_ASSERT_EQUAL(b.calls, 1);
+        CU_ASSERT_EQUAL(read(p[0], buf, sizeof(buf)), 1);
+
+        /* Parked while quiet, then registered again: the entry is reused
+         * and the new callback gets the next event, the old one nothing. */
+        ew_loop_park(loop, p[0]);
+        CU_ASSERT_EQUAL(ew_loop_run_once(loop, 20), 0);
+        CU_ASSERT_EQUAL(ew_loop_in_set(loop, p[0]), 1);
+        CU_ASSERT_EQUAL(ew_loop_set(loop, p[0], EW_LOOP_READ, on_count, &c), 0);
+        CU_ASSERT_EQUAL(write(p[1], "y", 1), 1);
+        CU_ASSERT_EQUAL(ew_loop_run_once(loop, 100), 1);
+        CU_ASSERT_EQUAL(c.calls, 1);
+        CU_ASSERT_EQUAL(b.calls, 1);
+        CU_ASSERT_EQUAL(read(p[0], buf, sizeof(buf)), 1);
+
+        /* Parked, closed, and the number reused by another pipe: the
+         * kernel forgot the old file; registering the new one works. */
+        ew_loop_park(loop, p[0]);
+        num = p[0];
+        close(p[0]);
+        close(p[1]);
+        CU_ASSERT_FATAL(pipe(q) == 0);
+        if (q[0] != num) {
+                CU_ASSERT_FATAL(dup2(q[0], num) == num);
+                close(q[0]);
+                q[0] = num;
+        }
+        CU_ASSERT_EQUAL(ew_loop_set(loop, q[0], EW_LOOP_READ, on_count, &d), 0);
+        CU_ASSERT_EQUAL(write(q[1], "z", 1), 1);
+        CU_ASSERT_EQUAL(ew_loop_run_once(loop, 100), 1);
+        CU_ASSERT_EQUAL(d.calls, 1);
+        CU_ASSERT_EQUAL(c.calls, 1);
+
+        /* Deleting a parked fd takes it out; unknown fds are ignored. */
+        CU_ASSERT_EQUAL(read(q[0], buf, sizeof(buf)), 1);
+        ew_loop_park(loop, q[0]);
+        ew_loop_del(loop, q[0]);
+        CU_ASSERT_EQUAL(ew_loop_in_set(loop, q[0]), 0);
+        ew_loop_park(loop, 12345);
+        CU_ASSERT_EQUAL(ew_loop_in_set(loop, 12345), 0);
+        close(q[0]);
+        close(q[1]);
+        ew_loop_destroy(loop);
+}
+
 static void on_count_int(ew_loop_t *loop, int fd, int events, void *opaque)
 {
         (void)loop;
@@ -1647,6 +1718,7 @@ static void test_bench_throughput(void)
 static const ew_test_case_t loop_cases[] = {
     {"timeout", test_loop_timeout},
     {"read_write_hup", test_loop_read_write_hup},
+    {"park", test_loop_park},
     {"delete_during_dispatch", test_loop_delete_during_dispatch},
     {"self_delete_and_replace", test_loop_self_delete_and_replace},
     {NULL, NULL},
