@@ -1269,31 +1269,32 @@ static void report_duplicate(vctx_t *vc, const ew_json_doc_t *doc, size_t at,
         fail(vc, "value names a member twice (at offset %zu)", at);
 }
 
-/* The reader's message "at byte N: what" as "value is not JSON: ...". */
-static void reader_error(vctx_t *vc, size_t len, const char *jerr)
+/* The reader's failure (what, at byte offset at) as "value is not JSON:
+ * ...". */
+static void reader_error(vctx_t *vc, size_t len, const char *what, size_t at)
 {
-        size_t at;
-        int    pos = 0;
-
-        if (sscanf(jerr, "at byte %zu: %n", &at, &pos) != 1 || pos == 0)
-                fail(vc, "value could not be read: %s", jerr);
+        if (at == EW_JSON_NO_OFFSET)
+                fail(vc, "value could not be read: %s", what);
         else if (at >= len)
                 fail(vc,
                      "value is not JSON: it ends at offset %zu before the "
                      "JSON value is complete",
                      len);
         else
-                fail(vc, "value is not JSON: %s at offset %zu", jerr + pos, at);
+                fail(vc, "value is not JSON: %s at offset %zu", what, at);
 }
 
-/* Sets the message for a value ew_json refused with jerr (cold path, see
- * the top). When only a repeated name is wrong, a usable eventId still
- * goes to event_id_out (*id_out set). */
-static void explain(vctx_t *vc, const char *buf, size_t len, const char *jerr,
-                    char *event_id_out, size_t event_id_size, int *id_out)
+/* Sets the message for a value ew_json refused (failed: the document of
+ * that parse, which says what and where; cold path, see the top). When
+ * only a repeated name is wrong, a usable eventId still goes to
+ * event_id_out (*id_out set). */
+static void explain(vctx_t *vc, const char *buf, size_t len,
+                    const ew_json_doc_t *failed, char *event_id_out,
+                    size_t event_id_size, int *id_out)
 {
-        const char   *nul = memchr(buf, '\0', len);
-        char          again[128];
+        const char   *nul  = memchr(buf, '\0', len);
+        const char   *what = failed->err_what;
+        size_t        off  = failed->err_off;
         ew_json_doc_t doc;
         size_t        at;
         int           round;
@@ -1308,8 +1309,7 @@ static void explain(vctx_t *vc, const char *buf, size_t len, const char *jerr,
                 return;
         }
         for (round = 0; round < 2; round++) {
-                if (sscanf(jerr, "at byte %zu", &at) != 1)
-                        at = len;
+                at = off == EW_JSON_NO_OFFSET ? len : off;
                 if (scan_lexical(vc, buf, len, at) == -1)
                         return;
                 if (round == 1)
@@ -1320,19 +1320,22 @@ static void explain(vctx_t *vc, const char *buf, size_t len, const char *jerr,
                  * another (which is explained instead). */
                 ew_json_doc_init(&doc);
                 if (ew_json_parse(&doc, buf, len, vc->lim->max_depth,
-                                  0 /*repeats allowed*/, again,
-                                  sizeof(again)) == 0) {
+                                  0 /*repeats allowed*/, NULL, 0) == 0) {
                         report_duplicate(vc, &doc, at, event_id_out,
                                          event_id_size, id_out);
                         ew_json_doc_release(&doc);
                         return;
                 }
-                ew_json_doc_release(&doc);
-                if (strcmp(again, jerr) == 0)
+                /* Same failure: the repeated name was none. */
+                if (doc.err_off == off && strcmp(doc.err_what, what) == 0) {
+                        ew_json_doc_release(&doc);
                         break;
-                jerr = again;
+                }
+                what = doc.err_what;
+                off  = doc.err_off;
+                ew_json_doc_release(&doc);
         }
-        reader_error(vc, len, jerr);
+        reader_error(vc, len, what, off);
 }
 
 void ew_event_default_id(const ew_source_t *src, char *buf, size_t size)
@@ -1353,7 +1356,6 @@ int ew_event_parse(const char *buf, size_t len, const ew_event_limits_t *lim,
         vctx_t vc = {lim ? lim : &defaults, NULL, errstr, errstr_size, 0};
         ew_json_doc_t doc;
         uint32_t      at[F_COUNT] = {0};
-        char          jerr[128];
         ew_event_t   *ev;
         int           id_out = 0; /* event_id_out holds the event's id */
         int           r      = -1;
@@ -1382,8 +1384,8 @@ int ew_event_parse(const char *buf, size_t len, const ew_event_limits_t *lim,
                 goto done;
         }
         if (ew_json_parse(&doc, buf, len, vc.lim->max_depth,
-                          EW_JSON_UNIQUE_KEYS, jerr, sizeof(jerr)) == -1) {
-                explain(&vc, buf, len, jerr, event_id_out, event_id_size,
+                          EW_JSON_UNIQUE_KEYS, NULL, 0) == -1) {
+                explain(&vc, buf, len, &doc, event_id_out, event_id_size,
                         &id_out);
                 goto done;
         }

@@ -284,11 +284,13 @@ static size_t esc_decode(const unsigned char *p, unsigned char *out,
 
 void ew_json_doc_init(ew_json_doc_t *doc)
 {
-        doc->text = NULL;
-        doc->len  = 0;
-        doc->tok  = doc->inline_tok;
-        doc->ntok = 0;
-        doc->cap  = EW_JSON_INLINE_TOKENS;
+        doc->text     = NULL;
+        doc->len      = 0;
+        doc->tok      = doc->inline_tok;
+        doc->ntok     = 0;
+        doc->cap      = EW_JSON_INLINE_TOKENS;
+        doc->err_what = NULL;
+        doc->err_off  = EW_JSON_NO_OFFSET;
 }
 
 void ew_json_doc_release(ew_json_doc_t *doc)
@@ -896,9 +898,11 @@ int ew_json_parse(ew_json_doc_t *doc, const char *text, size_t len,
 
         if (!text)
                 text = ""; /* (NULL, 0): an empty text */
-        doc->text = text;
-        doc->len  = len;
-        doc->ntok = 0;
+        doc->text     = text;
+        doc->len      = len;
+        doc->ntok     = 0;
+        doc->err_what = NULL;
+        doc->err_off  = EW_JSON_NO_OFFSET;
         memset(&c, 0, sizeof(c));
         c.doc        = doc;
         c.base       = (const unsigned char *)text;
@@ -914,6 +918,8 @@ int ew_json_parse(ew_json_doc_t *doc, const char *text, size_t len,
                 doc->ntok = (uint32_t)n;
                 return 0;
         }
+        doc->err_what = c.what;
+        doc->err_off = c.where ? (size_t)(c.where - c.base) : EW_JSON_NO_OFFSET;
         if (errstr && errstr_size) {
                 if (c.where)
                         snprintf(errstr, errstr_size, "at byte %zu: %s",

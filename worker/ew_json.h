@@ -71,8 +71,15 @@ typedef struct ew_json_doc {
         ew_json_tok_t *tok; /* inline_tok or heap storage */
         uint32_t       ntok;
         uint32_t       cap;
-        ew_json_tok_t  inline_tok[EW_JSON_INLINE_TOKENS];
+        /* After a failed parse: what was wrong (static text) and the byte
+         * offset where (EW_JSON_NO_OFFSET when the failure has no place:
+         * out of memory). NULL / EW_JSON_NO_OFFSET otherwise. */
+        const char   *err_what;
+        size_t        err_off;
+        ew_json_tok_t inline_tok[EW_JSON_INLINE_TOKENS];
 } ew_json_doc_t;
+
+#define EW_JSON_NO_OFFSET ((size_t)-1)
 
 /* Prepares doc for ew_json_parse (no allocation). */
 void ew_json_doc_init(ew_json_doc_t *doc);
@@ -96,10 +103,11 @@ void ew_json_doc_release(ew_json_doc_t *doc);
  * the same). Objects of up to 16 members are checked pairwise, larger ones
  * by sorting their names: O(n log n) name comparisons whatever the names.
  *
- * Returns 0, or -1 with errstr set to a message naming the byte offset and
- * what was wrong there, e.g. "at byte 17: expected ',' or '}'"; after a
+ * Returns 0, or -1 with errstr (may be NULL) set to a message naming the
+ * byte offset and what was wrong there, e.g. "at byte 17: expected ',' or
+ * '}'", and the same two facts in doc->err_off and doc->err_what; after a
  * failure the doc holds no tokens. -1 also on allocation failure ("out of
- * memory"). */
+ * memory", no offset). */
 int ew_json_parse(ew_json_doc_t *doc, const char *text, size_t len,
                   int max_depth, int flags, char *errstr, size_t errstr_size);
 

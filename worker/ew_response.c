@@ -196,22 +196,6 @@ static int numbers_finite(const ew_json_doc_t *doc)
         return 1;
 }
 
-/* The byte offset an ew_json error names ("at byte N: ..."), at most len. */
-static size_t error_offset(const char *err, size_t len)
-{
-        const char *p   = strstr(err, "byte ");
-        size_t      off = 0;
-
-        if (!p)
-                return 0;
-        for (p += 5; *p >= '0' && *p <= '9'; p++) {
-                off = off * 10 + (size_t)(*p - '0');
-                if (off > len)
-                        return len;
-        }
-        return off;
-}
-
 /* 1 if containers nest deeper than max in s[0..n) (strings skipped). */
 static int nested_deeper(const char *s, size_t n, int max)
 {
@@ -286,16 +270,18 @@ static int nonfinite_at(const char *s, size_t len, size_t off)
         return 0;
 }
 
-/* Says in why what made body[0..len) fail to parse (err is ew_json's
- * message). The checks come in the order json-c's reading had them. */
-static void parse_failure(const char *body, size_t len, const char *err,
-                          char *why, size_t size)
+/* Says in why what made body[0..len) fail to parse (doc holds ew_json's
+ * account of it). The checks come in the order json-c's reading had them. */
+static void parse_failure(const char *body, size_t len,
+                          const ew_json_doc_t *doc, char *why, size_t size)
 {
-        size_t off = error_offset(err, len);
+        size_t off = doc->err_off == EW_JSON_NO_OFFSET ? 0
+                     : doc->err_off > len              ? len
+                                                       : doc->err_off;
         char   snip[64];
 
         body_snippet(body, len, snip, sizeof(snip));
-        if (!strcmp(err, "out of memory"))
+        if (doc->err_off == EW_JSON_NO_OFFSET)
                 ew_snprintf(why, size, "out of memory");
         else if (memchr(body, '\0', len))
                 ew_snprintf(why, size, "body is not JSON (contains NUL bytes)");
@@ -390,7 +376,6 @@ static void root_members(body_t *b)
  * says what was wrong. Nothing in the body is trusted. */
 static void body_parse(const char *body, size_t len, body_t *b)
 {
-        char   err[128];
         size_t i;
 
         ew_json_doc_init(&b->doc);
@@ -417,9 +402,9 @@ static void body_parse(const char *body, size_t len, body_t *b)
                 return;
         }
         if (ew_json_parse(&b->doc, body, len, EW_RESPONSE_MAX_DEPTH,
-                          0 /* a repeated name: the last counts */, err,
-                          sizeof(err)) != 0) {
-                parse_failure(body, len, err, b->why, sizeof(b->why));
+                          0 /* a repeated name: the last counts */, NULL,
+                          0) != 0) {
+                parse_failure(body, len, &b->doc, b->why, sizeof(b->why));
                 return;
         }
         if (ew_json_type(&b->doc, 0) != EW_JSON_OBJECT) {

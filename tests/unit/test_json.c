@@ -416,7 +416,7 @@ static void test_messages(void)
             {T("[[[[1]]]]"), 0, "at byte 3: nesting too deep"},
         };
         ew_json_doc_t doc;
-        char          err[128], small[12];
+        char          err[128], again[160], small[12];
         size_t        i;
         int           failures = 0;
 
@@ -429,9 +429,25 @@ static void test_messages(void)
                         fprintf(stderr, "case %zu: '%s', want '%s'\n", i, err,
                                 cases[i].want);
                         failures++;
+                        continue;
+                }
+                /* The doc says the same without a message to parse. */
+                if (!doc.err_what || doc.err_off == EW_JSON_NO_OFFSET) {
+                        failures++;
+                        continue;
+                }
+                snprintf(again, sizeof(again), "at byte %zu: %s", doc.err_off,
+                         doc.err_what);
+                if (strcmp(again, cases[i].want) != 0) {
+                        fprintf(stderr, "case %zu: doc says '%s'\n", i, again);
+                        failures++;
                 }
         }
         CU_ASSERT_EQUAL(failures, 0);
+        /* A successful parse clears them. */
+        CU_ASSERT_EQUAL(ew_json_parse(&doc, "[1]", 3, 3, 0, NULL, 0), 0);
+        CU_ASSERT_PTR_NULL(doc.err_what);
+        CU_ASSERT_EQUAL(doc.err_off, EW_JSON_NO_OFFSET);
         /* A short buffer gets a terminated prefix; none at all is fine. */
         memset(small, 'X', sizeof(small));
         CU_ASSERT_EQUAL(ew_json_parse(&doc, "[1,", 3, 3, 0, small, 8), -1);
